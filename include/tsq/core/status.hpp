@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 namespace tsq {
@@ -78,7 +79,10 @@ class [[nodiscard]] Status {
     return *this;
   }
 
-  Status& append(std::int64_t value) {
+  // Any integer type (the size types of every platform included).
+  template <typename Integer, typename = std::enable_if_t<std::is_integral<Integer>::value>>
+  Status& append(Integer integer) {
+    const auto value = static_cast<std::int64_t>(integer);
     char digits[24];
     std::size_t count = 0;
     // Work on the negative side so that INT64_MIN needs no special case.
@@ -93,11 +97,6 @@ class [[nodiscard]] Status {
     text[count] = '\0';
     return append(static_cast<const char*>(text));
   }
-  Status& append(int value) { return append(static_cast<std::int64_t>(value)); }
-  Status& append(long value) { return append(static_cast<std::int64_t>(value)); }
-  Status& append(unsigned value) { return append(static_cast<std::int64_t>(value)); }
-  Status& append(unsigned long value) { return append(static_cast<std::int64_t>(value)); }
-  Status& append(unsigned long long value) { return append(static_cast<std::int64_t>(value)); }
 
  private:
   ErrorCode code_ = ErrorCode::ok;
