@@ -39,7 +39,7 @@ TEST_CASE("exp_on_negative_values matches exp() within the Taylor bound",
   }
   for (std::int32_t k = 0; k <= 128; ++k) {
     for (std::int32_t d = -3; d <= 3; ++d) {
-      const std::int32_t a = -(k << 24) + d;
+      const auto a = static_cast<std::int32_t>(-(std::int64_t{k} << 24) + d);
       if (a > 0) continue;
       const double got = to_real<0>(fp::exp_on_negative_values<5>(a));
       worst = std::max(worst, std::fabs(got - std::exp(to_real<5>(a))) * kQ31);

@@ -35,6 +35,10 @@ constexpr std::int16_t saturate_to_int16(std::int32_t value) {
                           : static_cast<std::int16_t>(value);
 }
 
+constexpr std::int32_t clamp(std::int32_t value, std::int32_t lo, std::int32_t hi) {
+  return value < lo ? lo : (value > hi ? hi : value);
+}
+
 // round(a * b / 2^31), ties toward +infinity (the NEON VQRDMULH instruction).
 // Saturates only for a == b == INT32_MIN, where the exact result +1.0 is not representable.
 constexpr std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) {

@@ -16,10 +16,6 @@
 
 namespace tsq {
 
-constexpr std::int32_t clamp(std::int32_t value, std::int32_t lo, std::int32_t hi) {
-  return value < lo ? lo : (value > hi ? hi : value);
-}
-
 // q = clamp(round(r / S) + Z, quant_min, quant_max): the division in float32 and rounding half
 // away from zero, as TFLite's QUANTIZE does. Infinities saturate; NaN maps to the zero point
 // (use the Span overload to have NaN reported as an error instead).

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # stage_* functions are called indirectly
+# The complete tsq check, as run by CI (.ci/run) and given in the README:
+#
+#   scripts/test-all.sh [stage...]
+#
+# Stages (all by default, in this order):
+#   deps     install missing Debian packages with apt-get (needs root, or sudo)
+#   format   clang-format --dry-run --Werror over include/ tests/ bench/ examples/
+#   gcc      configure (preset dev), build and ctest with g++, warnings as errors
+#   clang    the same with clang++ (preset clang)
+#   asan     the same with g++ -O1 + AddressSanitizer + UndefinedBehaviorSanitizer (preset asan)
+#   firmware every core/, quant/, tensor/ header compiled for Cortex-M0 (arm-none-eabi-g++)
+#
+# A failing stage does not stop the later ones; the exit status is non-zero if any failed.
+# Environment: TSQ_BUILD_ROOT  build trees go to $TSQ_BUILD_ROOT/<preset> (default build/ci)
+#              TSQ_JOBS        parallel build and test jobs (default: nproc)
+#              TSQ_SKIP_DEPS=1 skip the deps stage
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root_dir=$(pwd)
+build_root=${TSQ_BUILD_ROOT:-build/ci}
+[[ $build_root = /* ]] || build_root="$root_dir/$build_root"
+jobs=${TSQ_JOBS:-$(nproc)}
+
+packages=(cmake ninja-build g++ clang clang-format catch2 libeigen3-dev libxsimd-dev
+  libbenchmark-dev gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
+  python3-numpy)
+
+stage_deps() {
+  local missing=() package
+  for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$package")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    echo "all ${#packages[@]} packages are installed"
+    return 0
+  fi
+  echo "installing: ${missing[*]}"
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || {
+      echo "not root and no sudo: install ${missing[*]}" >&2
+      return 1
+    }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+stage_format() {
+  local dirs=() dir
+  for dir in include tests bench examples; do [[ -d $dir ]] && dirs+=("$dir"); done
+  local files=()
+  mapfile -t files < <(find "${dirs[@]}" -type f \( -name '*.hpp' -o -name '*.cpp' \) | sort)
+  echo "clang-format $(clang-format --version | grep -o '[0-9][0-9.]*' | head -1): ${#files[@]} files"
+  ((${#files[@]} == 0)) || clang-format --dry-run --Werror "${files[@]}"
+}
+
+# configure + build + ctest one preset in $build_root/<preset>; extra arguments go to ctest.
+build_and_test() {
+  local preset=$1 dir="$build_root/$1"
+  shift
+  cmake --preset "$preset" -B "$dir"
+  cmake --build "$dir" -j"$jobs"
+  ctest --test-dir "$dir" -j"$jobs" --no-tests=error --output-on-failure "$@"
+}
+
+# The firmware check runs once, in its own stage, not in every compiler's ctest run.
+stage_gcc() { build_and_test dev -LE '^firmware$'; }
+stage_clang() { build_and_test clang -LE '^firmware$'; }
+stage_asan() {
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build_and_test asan -LE '^firmware$'
+}
+stage_firmware() {
+  local dir="$build_root/dev"
+  [[ -f $dir/CTestTestfile.cmake ]] || cmake --preset dev -B "$dir"
+  ctest --test-dir "$dir" -L '^firmware$' --no-tests=error --output-on-failure
+}
+
+all_stages=(deps format gcc clang asan firmware)
+if (($# > 0)); then
+  stages=("$@")
+else
+  stages=("${all_stages[@]}")
+  [[ ${TSQ_SKIP_DEPS:-0} = 1 ]] && stages=("${stages[@]:1}")
+fi
+for stage in "${stages[@]}"; do
+  [[ " ${all_stages[*]} " = *" $stage "* ]] || {
+    echo "unknown stage '$stage' (stages: ${all_stages[*]})" >&2
+    exit 2
+  }
+done
+
+summary=()
+failed=0
+total_start=$SECONDS
+for stage in "${stages[@]}"; do
+  echo
+  echo "=== [$stage] ==="
+  start=$SECONDS
+  # A subshell with its own errexit: the first failing command ends the stage, not the script.
+  set +e
+  (
+    set -euo pipefail
+    "stage_$stage"
+  )
+  status=$?
+  set -e
+  elapsed=$((SECONDS - start))
+  if ((status == 0)); then
+    summary+=("$(printf '  %-9s ok      %4ds' "$stage" "$elapsed")")
+  else
+    summary+=("$(printf '  %-9s FAILED  %4ds  (exit %d)' "$stage" "$elapsed" "$status")")
+    failed=1
+    if [[ $stage = deps ]]; then
+      echo "dependencies could not be installed; stopping" >&2
+      break
+    fi
+  fi
+done
+
+echo
+echo "=== summary ($((SECONDS - total_start))s, build trees in $build_root) ==="
+printf '%s\n' "${summary[@]}"
+exit "$failed"
