@@ -22,6 +22,11 @@ import sys
 
 import numpy as np
 
+BUILTIN_CODES = {  # the TFLite BuiltinOperator values of the ops tsq reads
+    "CONV_2D": 3, "DEPTHWISE_CONV_2D": 4, "DEQUANTIZE": 6, "FULLY_CONNECTED": 9, "LOGISTIC": 14,
+    "MAX_POOL_2D": 17, "RESHAPE": 22, "SOFTMAX": 25, "TANH": 28, "UNIDIRECTIONAL_SEQUENCE_LSTM": 44,
+    "MEAN": 40, "ADD": 0, "AVERAGE_POOL_2D": 1, "QUANTIZE": 114,
+}
 TYPES = {  # TFLite TensorType enum names -> numpy dtypes
     None: np.float32, "FLOAT32": np.float32, "INT32": np.int32, "UINT8": np.uint8,
     "INT64": np.int64, "INT16": np.int16, "INT8": np.int8, "FLOAT64": np.float64,
@@ -52,7 +57,10 @@ def main(source, destination):
     codes = model["operator_codes"]
     for k, op in enumerate(graph["operators"]):
         code = codes[op.get("opcode_index", 0)]
-        builtin = max(code.get("deprecated_builtin_code", 0), code.get("builtin_code", 0))
+        builtin = code.get("builtin_code", code.get("deprecated_builtin_code", 0))
+        if isinstance(builtin, str):  # newer dumps write the enum name
+            builtin = BUILTIN_CODES.get(builtin, -1)
+        builtin = max(builtin, code.get("deprecated_builtin_code", 0))
         ins, outs = op.get("inputs", []), op.get("outputs", [])
         arrays[f"op{k}"] = np.array([builtin, len(ins), *ins, len(outs), *outs], dtype=np.int32)
         print(f"op{k:<3} builtin {builtin:3} in {ins} out {outs} {op.get('builtin_options', '')}")

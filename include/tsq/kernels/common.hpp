@@ -74,6 +74,10 @@ constexpr float apply_activation(float value, const FloatActivationRange& range)
 // |bias| < 8388607 for the bias. Prepare rejects longer ones.
 constexpr std::int32_t kMaxAccumulationDepth = 65536;
 
+// LSTM gates, in the order of every tsq LSTM layout (Keras' order): i, f, c (g), o.
+constexpr int kLstmGateCount = 4;
+enum class LstmGate : int { input = 0, forget = 1, cell = 2, output = 3 };
+
 enum class Padding : std::uint8_t { valid, same };
 
 // Output size and leading padding along one spatial axis.

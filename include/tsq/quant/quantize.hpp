@@ -12,6 +12,7 @@
 #include "tsq/core/span.hpp"
 #include "tsq/core/status.hpp"
 #include "tsq/quant/choose_params.hpp"
+#include "tsq/quant/fixed_point.hpp"
 #include "tsq/quant/quant_params.hpp"
 
 namespace tsq {

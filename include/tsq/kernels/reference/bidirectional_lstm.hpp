@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// Bidirectional integer LSTM: forward and time-reversed LSTMs over the same input, outputs
+// concatenated on the feature axis [forward H | backward H] (Keras merge_mode="concat").
+// Concatenation without requantization needs both directions to share the hidden quantization,
+// which is checked.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tsq/kernels/reference/lstm.hpp"
+
+namespace tsq {
+namespace reference {
+
+// hidden_state / cell_state hold [forward batch * H | backward batch * H]; scratch as for lstm().
+template <typename Activation>
+Status bidirectional_lstm(const LstmParams& forward, const LstmWeightsInt8& forward_weights,
+                          const LstmParams& backward, const LstmWeightsInt8& backward_weights,
+                          TensorView<const Activation> input, TensorView<Activation> output,
+                          Span<Activation> hidden_state, Span<std::int16_t> cell_state,
+                          Span<std::int16_t> scratch) {
+  if (forward.hidden_size != backward.hidden_size || forward.input_size != backward.input_size) {
+    return Status::error(ErrorCode::shape_mismatch,
+                         "Bidirectional LSTM: both directions need the same sizes");
+  }
+  if (forward.hidden_zero_point != backward.hidden_zero_point ||
+      forward.hidden_multiplier != backward.hidden_multiplier ||
+      forward.hidden_min != backward.hidden_min || forward.hidden_max != backward.hidden_max) {
+    return Status::error(
+        ErrorCode::invalid_argument,
+        "Bidirectional LSTM: both directions must share the hidden scale and zero point");
+  }
+  const std::int32_t hidden_size = forward.hidden_size;
+  if (output.rank() < 2 || output.dim(output.rank() - 1) != 2 * hidden_size ||
+      !output.is_contiguous()) {
+    return Status::error(ErrorCode::shape_mismatch,
+                         "Bidirectional LSTM output must end in 2 * hidden");
+  }
+  if (hidden_state.size() % 2 != 0 || cell_state.size() != hidden_state.size()) {
+    return Status::error(ErrorCode::shape_mismatch,
+                         "Bidirectional LSTM state must hold both directions");
+  }
+  const std::size_t half = hidden_state.size() / 2;
+  Shape half_shape = output.shape();
+  half_shape[output.rank() - 1] = hidden_size;
+  const auto forward_out =
+      TensorView<Activation>::strided(output.data(), half_shape, output.strides());
+  const auto backward_out =
+      TensorView<Activation>::strided(output.data() + hidden_size, half_shape, output.strides());
+  TSQ_RETURN_IF_ERROR(lstm(forward, forward_weights, input, forward_out,
+                           hidden_state.subspan(0, half), cell_state.subspan(0, half), scratch,
+                           false));
+  return lstm(backward, backward_weights, input, backward_out, hidden_state.subspan(half, half),
+              cell_state.subspan(half, half), scratch, true);
+}
+
+}  // namespace reference
+}  // namespace tsq

@@ -1,0 +1,453 @@
+// SPDX-License-Identifier: Apache-2.0
+// Integer LSTM (spec section 4): TFLite-Micro's "8x8_16" algorithm, and the same algorithm with
+// int16 input and hidden state ("16x8").
+//
+//   weights    input [4H, I] and recurrent [4H, H] int8, rows gate-major (i, f, c, o), symmetric;
+//              one scale per gate (TFLite) or one per gate row (tsq's own quantization)
+//   bias       int32 [4H], scale S_x * S_W[row]
+//   input x    int8 (any zero point) or int16 (zero point 0)
+//   hidden h   same type as x; also the layer's output
+//   cell c     int16 with scale 2^p (p = cell exponent); gate pre-activations Q3.12, gate
+//              outputs Q0.15
+//
+// Per step and gate row r (TFLite-Micro computes exactly this):
+//   u = sat16(round(M_x[r] * (b'[r] + sum_k W[r,k] x_k)))         M_x = S_x S_W[r] / 2^-12
+//   v = sat16(round(M_h[r] * (b''[r] + sum_k R[r,k] h_k)))        M_h = S_h S_R[r] / 2^-12
+//   a = sat16(u + v); i, f, o = sigmoid(a) and g = tanh(a) from the int16 tables (Q0.15)
+//   c = sat16(round(f c 2^-15)) + sat16(round(i g 2^-30 / 2^p)), saturated, optionally clipped
+//   h = clamp(Z_h + round(o tanh(c) 2^-30 / S_h))
+// where b' = b - Z_x sum_k W[r,k] and b'' = -Z_h sum_k R[r,k] fold the zero points at prepare
+// time (integer-identical to subtracting them in every MAC).
+//
+// The input products of all time steps do not depend on the state, so `lstm` computes them as one
+// matrix product before the recurrence; `lstm_step` does one step for streaming use. Both give the
+// same bits.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "tsq/core/span.hpp"
+#include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
+#include "tsq/quant/fixed_point.hpp"
+#include "tsq/quant/fixed_point_math.hpp"
+#include "tsq/quant/multiplier.hpp"
+#include "tsq/quant/quant_params.hpp"
+#include "tsq/tensor/tensor_view.hpp"
+
+namespace tsq {
+
+// Everything prepare needs to know about a quantized LSTM layer.
+struct LstmQuantization {
+  QuantParams input;                          // int8, or int16 with zero point 0
+  QuantParams hidden;                         // the hidden state and output: same type as input
+  float cell_scale = 1.0f / 4096.0f;          // must be an exact power of two
+  Span<const float> input_weight_scales;      // 4 (per gate) or 4H (per gate row)
+  Span<const float> recurrent_weight_scales;  // 4 or 4H
+  float cell_clip = 0.0f;                     // real-valued |c| limit; 0 = no clip
+  RoundingMode rounding = RoundingMode::double_rounding;
+};
+
+struct LstmWeightsInt8 {
+  TensorView<const std::int8_t> input_weights;      // [4H, I]
+  TensorView<const std::int8_t> recurrent_weights;  // [4H, H]
+  Span<const std::int32_t> bias;                    // [4H], may be empty
+};
+
+// Integers only: what eval reads.
+struct LstmParams {
+  std::int32_t input_size = 0;
+  std::int32_t hidden_size = 0;
+  std::int32_t hidden_zero_point = 0;
+  Span<const QuantizedMultiplier> input_multipliers;      // 4H
+  Span<const QuantizedMultiplier> recurrent_multipliers;  // 4H
+  Span<const std::int32_t> input_effective_bias;          // 4H: b - Z_x * row sums of W
+  Span<const std::int32_t> recurrent_effective_bias;      // 4H: -Z_h * row sums of R
+  QuantizedMultiplier forget_cell_multiplier;             // 2^-15 (f * c -> c)
+  QuantizedMultiplier input_cell_multiplier;              // 2^-30 / S_c (i * g -> c)
+  QuantizedMultiplier hidden_multiplier;                  // 2^-30 / S_h (o * tanh(c) -> h)
+  int cell_exponent = -12;                                // S_c = 2^cell_exponent
+  std::int16_t quantized_cell_clip = 0;                   // 0 = no clip
+  std::int32_t hidden_min = -128;
+  std::int32_t hidden_max = 127;
+  RoundingMode rounding = RoundingMode::double_rounding;
+};
+
+// Caller storage that prepare fills and the params then point into (8H entries each).
+constexpr std::size_t lstm_prepare_storage_size(std::int32_t hidden_size) {
+  return 2 * kLstmGateCount * static_cast<std::size_t>(hidden_size > 0 ? hidden_size : 0);
+}
+
+// int16 scratch of one streaming step, and of a whole window of `steps` (the input products of
+// every step, computed before the recurrence, plus the step buffer).
+constexpr std::size_t lstm_step_scratch_size(std::int32_t hidden_size) {
+  return 2 * kLstmGateCount * static_cast<std::size_t>(hidden_size > 0 ? hidden_size : 0);
+}
+constexpr std::size_t lstm_scratch_size(std::int32_t steps, std::int32_t hidden_size) {
+  return (static_cast<std::size_t>(steps > 0 ? steps : 0) + 1) * kLstmGateCount *
+         static_cast<std::size_t>(hidden_size > 0 ? hidden_size : 0);
+}
+
+namespace detail {
+
+inline Status check_gate_scales(const char* what, Span<const float> scales,
+                                std::int32_t hidden_size) {
+  const auto rows = static_cast<std::size_t>(kLstmGateCount * hidden_size);
+  if (scales.size() != static_cast<std::size_t>(kLstmGateCount) && scales.size() != rows) {
+    return Status::error(ErrorCode::shape_mismatch, what)
+        .append(" weight scales: need 4 or ")
+        .append(rows)
+        .append(", got ")
+        .append(scales.size());
+  }
+  for (std::size_t i = 0; i < scales.size(); ++i) {
+    if (!validate_scale(scales[i]).is_ok()) {
+      return Status::error(ErrorCode::invalid_scale, what)
+          .append(" weight scale ")
+          .append(i)
+          .append(" is not finite and > 0");
+    }
+  }
+  return Status::ok();
+}
+
+// Scale of gate row r when there is one scale per gate or one per row.
+inline float row_scale(Span<const float> scales, std::int32_t row, std::int32_t hidden_size) {
+  return scales.size() == static_cast<std::size_t>(kLstmGateCount)
+             ? scales[static_cast<std::size_t>(row / hidden_size)]
+             : scales[static_cast<std::size_t>(row)];
+}
+
+}  // namespace detail
+
+// Validates and computes the integer params. `multiplier_storage` and `bias_storage` need
+// lstm_prepare_storage_size(H) entries each and must outlive the params.
+inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeightsInt8& weights,
+                                       Span<QuantizedMultiplier> multiplier_storage,
+                                       Span<std::int32_t> bias_storage) {
+  TSQ_RETURN_IF_ERROR(validate(q.input));
+  TSQ_RETURN_IF_ERROR(validate(q.hidden));
+  if (q.input.type != q.hidden.type ||
+      (q.input.type != DataType::int8 && q.input.type != DataType::int16)) {
+    return Status::error(ErrorCode::unsupported_type,
+                         "LSTM: input and hidden must both be int8 or both int16");
+  }
+  if (q.input.type == DataType::int16 && (q.input.zero_point != 0 || q.hidden.zero_point != 0)) {
+    return Status::error(ErrorCode::invalid_argument, "int16 LSTM needs zero points 0");
+  }
+  TSQ_RETURN_IF_ERROR(validate_scale(q.cell_scale));
+  int exponent = 0;
+  if (std::frexp(static_cast<double>(q.cell_scale), &exponent) != 0.5) {
+    return Status::error(ErrorCode::invalid_scale, "LSTM cell scale must be an exact power of two");
+  }
+  const int cell_exponent = exponent - 1;
+  if (cell_exponent < -43 || cell_exponent > 2) {
+    return Status::error(ErrorCode::shift_out_of_range, "LSTM cell scale 2^")
+        .append(cell_exponent)
+        .append(" outside 2^-43..2^2");
+  }
+  if (!std::isfinite(q.cell_clip) || q.cell_clip < 0.0f) {
+    return Status::error(ErrorCode::invalid_argument, "LSTM cell clip must be finite and >= 0");
+  }
+  const TensorView<const std::int8_t>& w = weights.input_weights;
+  const TensorView<const std::int8_t>& r = weights.recurrent_weights;
+  if (r.rank() != 2 || r.dim(0) % kLstmGateCount != 0 || r.dim(0) / kLstmGateCount != r.dim(1) ||
+      r.dim(1) < 1) {
+    return shape_mismatch_error("LSTM recurrent weights", r.shape(),
+                                Shape{kLstmGateCount * r.dim(1), r.dim(1)});
+  }
+  const std::int32_t hidden_size = r.dim(1);
+  const std::int32_t rows = kLstmGateCount * hidden_size;
+  if (w.rank() != 2 || w.dim(0) != rows || w.dim(1) < 1) {
+    return shape_mismatch_error("LSTM input weights", w.shape(),
+                                Shape{rows, w.rank() == 2 ? w.dim(1) : 1});
+  }
+  const std::int32_t input_size = w.dim(1);
+  if (input_size > kMaxAccumulationDepth || hidden_size > kMaxAccumulationDepth) {
+    return Status::error(ErrorCode::invalid_argument,
+                         "LSTM input or hidden size exceeds the accumulator limit");
+  }
+  if (!w.is_contiguous() || !r.is_contiguous()) {
+    return Status::error(ErrorCode::invalid_argument, "LSTM weights must be contiguous");
+  }
+  if (!weights.bias.empty() && weights.bias.size() != static_cast<std::size_t>(rows)) {
+    return Status::error(ErrorCode::shape_mismatch, "LSTM bias has ")
+        .append(weights.bias.size())
+        .append(" values, expected ")
+        .append(rows);
+  }
+  TSQ_RETURN_IF_ERROR(detail::check_gate_scales("LSTM input", q.input_weight_scales, hidden_size));
+  TSQ_RETURN_IF_ERROR(
+      detail::check_gate_scales("LSTM recurrent", q.recurrent_weight_scales, hidden_size));
+  const std::size_t storage = lstm_prepare_storage_size(hidden_size);
+  if (multiplier_storage.size() < storage || bias_storage.size() < storage) {
+    return Status::error(ErrorCode::buffer_too_small, "LSTM prepare storage needs ")
+        .append(storage)
+        .append(" entries each");
+  }
+
+  // Gate FullyConnected multipliers, formed as TFLite-Micro does: float32(S_in * S_w) / 2^-12.
+  constexpr double kGateInputScale = 1.0 / 4096.0;  // Q3.12
+  for (std::int32_t row = 0; row < rows; ++row) {
+    const float input_product =
+        q.input.scale * detail::row_scale(q.input_weight_scales, row, hidden_size);
+    const float recurrent_product =
+        q.hidden.scale * detail::row_scale(q.recurrent_weight_scales, row, hidden_size);
+    const auto input_multiplier =
+        quantize_multiplier(static_cast<double>(input_product) / kGateInputScale, q.rounding);
+    const auto recurrent_multiplier =
+        quantize_multiplier(static_cast<double>(recurrent_product) / kGateInputScale, q.rounding);
+    if (!input_multiplier.is_ok()) return input_multiplier.status();
+    if (!recurrent_multiplier.is_ok()) return recurrent_multiplier.status();
+    if (q.input.type == DataType::int16 &&
+        (input_multiplier->shift >= 8 || recurrent_multiplier->shift >= 8)) {
+      return Status::error(ErrorCode::shift_out_of_range, "int16 LSTM gate multiplier too large");
+    }
+    multiplier_storage[static_cast<std::size_t>(row)] = input_multiplier.value();
+    multiplier_storage[static_cast<std::size_t>(rows + row)] = recurrent_multiplier.value();
+    // Zero-point folding, in 64 bits to prove it fits the int32 the kernel adds it to.
+    std::int64_t input_sum = 0, recurrent_sum = 0;
+    for (std::int32_t k = 0; k < input_size; ++k) input_sum += w(row, k);
+    for (std::int32_t k = 0; k < hidden_size; ++k) recurrent_sum += r(row, k);
+    const std::int64_t input_bias =
+        (weights.bias.empty() ? 0 : weights.bias[static_cast<std::size_t>(row)]) -
+        q.input.zero_point * input_sum;
+    const std::int64_t recurrent_bias =
+        -static_cast<std::int64_t>(q.hidden.zero_point) * recurrent_sum;
+    if (input_bias < kInt32Min || input_bias > kInt32Max) {
+      return Status::error(ErrorCode::invalid_argument, "LSTM bias of row ")
+          .append(row)
+          .append(" overflows int32 after zero-point folding");
+    }
+    bias_storage[static_cast<std::size_t>(row)] = static_cast<std::int32_t>(input_bias);
+    bias_storage[static_cast<std::size_t>(rows + row)] = static_cast<std::int32_t>(recurrent_bias);
+  }
+  // Element-wise products, with the exact powers of two of the gate formats (spec 4.4).
+  constexpr double kGateOutputScale = 1.0 / 32768.0;  // Q0.15
+  const double cell_scale = q.cell_scale;
+  const auto forget_cell =
+      quantize_multiplier(kGateOutputScale * cell_scale / cell_scale, q.rounding);
+  const auto input_cell =
+      quantize_multiplier(kGateOutputScale * kGateOutputScale / cell_scale, q.rounding);
+  const auto hidden = quantize_multiplier(
+      kGateOutputScale * kGateOutputScale / static_cast<double>(q.hidden.scale), q.rounding);
+  if (!forget_cell.is_ok()) return forget_cell.status();
+  if (!input_cell.is_ok()) return input_cell.status();
+  if (!hidden.is_ok()) return hidden.status();
+
+  LstmParams params;
+  params.input_size = input_size;
+  params.hidden_size = hidden_size;
+  params.hidden_zero_point = q.hidden.zero_point;
+  params.input_multipliers =
+      Span<const QuantizedMultiplier>(multiplier_storage.data(), static_cast<std::size_t>(rows));
+  params.recurrent_multipliers = Span<const QuantizedMultiplier>(multiplier_storage.data() + rows,
+                                                                 static_cast<std::size_t>(rows));
+  params.input_effective_bias =
+      Span<const std::int32_t>(bias_storage.data(), static_cast<std::size_t>(rows));
+  params.recurrent_effective_bias =
+      Span<const std::int32_t>(bias_storage.data() + rows, static_cast<std::size_t>(rows));
+  params.forget_cell_multiplier = forget_cell.value();
+  params.input_cell_multiplier = input_cell.value();
+  params.hidden_multiplier = hidden.value();
+  params.cell_exponent = cell_exponent;
+  if (q.cell_clip > 0.0f) {
+    const double clip = static_cast<double>(q.cell_clip) / cell_scale;
+    params.quantized_cell_clip = static_cast<std::int16_t>(clip > 32767.0 ? 32767.0 : clip);
+  }
+  params.hidden_min = q.hidden.quant_min;
+  params.hidden_max = q.hidden.quant_max;
+  params.rounding = q.rounding;
+  return params;
+}
+
+namespace detail {
+
+// out[r] = sat16(M[r] * (bias[r] + sum_k weights[r, k] * x[k])) for the 4H gate rows.
+template <RoundingMode Mode, typename Activation>
+void lstm_gate_products(const std::int8_t* weights, std::int32_t depth, const Activation* x,
+                        Span<const std::int32_t> bias, Span<const QuantizedMultiplier> multipliers,
+                        std::int16_t* out) {
+  const auto rows = static_cast<std::int32_t>(multipliers.size());
+  for (std::int32_t r = 0; r < rows; ++r) {
+    const std::int8_t* row = weights + static_cast<std::ptrdiff_t>(r) * depth;
+    const QuantizedMultiplier m = multipliers[static_cast<std::size_t>(r)];
+    std::int32_t value = 0;
+    if constexpr (sizeof(Activation) == 1) {
+      std::int32_t accumulator = bias[static_cast<std::size_t>(r)];
+      for (std::int32_t k = 0; k < depth; ++k)
+        accumulator += static_cast<std::int32_t>(row[k]) * x[k];
+      value = multiply_by_quantized_multiplier<Mode>(accumulator, m);
+    } else {
+      std::int64_t accumulator = bias[static_cast<std::size_t>(r)];
+      for (std::int32_t k = 0; k < depth; ++k)
+        accumulator += static_cast<std::int32_t>(row[k]) * x[k];
+      value = multiply_by_quantized_multiplier_int64(accumulator, m);
+    }
+    out[r] = saturate_to_int16(value);
+  }
+}
+
+// The recurrent half of a step: `input_products` holds u for this step; updates hidden and cell.
+template <RoundingMode Mode, typename Activation>
+void lstm_recurrence(const LstmParams& p, const LstmWeightsInt8& weights,
+                     const std::int16_t* input_products, Activation* hidden, std::int16_t* cell,
+                     std::int16_t* gates) {
+  const std::int32_t h = p.hidden_size;
+  lstm_gate_products<Mode>(weights.recurrent_weights.data(), h, hidden, p.recurrent_effective_bias,
+                           p.recurrent_multipliers, gates);
+  for (std::int32_t r = 0; r < kLstmGateCount * h; ++r) {
+    gates[r] = saturate_to_int16(static_cast<std::int32_t>(gates[r]) + input_products[r]);
+  }
+  for (std::int32_t j = 0; j < h; ++j) {
+    const std::int32_t input_gate = fixed_point::sigmoid_q3_12(gates[j]);
+    const std::int32_t forget_gate = fixed_point::sigmoid_q3_12(gates[h + j]);
+    const std::int32_t cell_gate = fixed_point::tanh_int16(gates[2 * h + j], -12);
+    const std::int32_t output_gate = fixed_point::sigmoid_q3_12(gates[3 * h + j]);
+    const std::int32_t kept = saturate_to_int16(
+        multiply_by_quantized_multiplier<Mode>(forget_gate * cell[j], p.forget_cell_multiplier));
+    const std::int32_t added = saturate_to_int16(
+        multiply_by_quantized_multiplier<Mode>(input_gate * cell_gate, p.input_cell_multiplier));
+    std::int32_t new_cell = saturate_to_int16(kept + added);
+    if (p.quantized_cell_clip > 0)
+      new_cell = clamp(new_cell, -p.quantized_cell_clip, p.quantized_cell_clip);
+    cell[j] = static_cast<std::int16_t>(new_cell);
+    const std::int32_t cell_tanh = fixed_point::tanh_int16(cell[j], p.cell_exponent);
+    const std::int32_t value =
+        p.hidden_zero_point +
+        multiply_by_quantized_multiplier<Mode>(output_gate * cell_tanh, p.hidden_multiplier);
+    hidden[j] = static_cast<Activation>(clamp(value, p.hidden_min, p.hidden_max));
+  }
+}
+
+template <typename Activation>
+Status check_lstm_weights(const LstmParams& p, const LstmWeightsInt8& weights) {
+  const std::int32_t rows = kLstmGateCount * p.hidden_size;
+  if (weights.input_weights.shape() != Shape{rows, p.input_size}) {
+    return shape_mismatch_error("LSTM input weights", weights.input_weights.shape(),
+                                Shape{rows, p.input_size});
+  }
+  if (weights.recurrent_weights.shape() != Shape{rows, p.hidden_size}) {
+    return shape_mismatch_error("LSTM recurrent weights", weights.recurrent_weights.shape(),
+                                Shape{rows, p.hidden_size});
+  }
+  return Status::ok();
+}
+
+template <RoundingMode Mode, typename Activation>
+void lstm_sequence(const LstmParams& p, const LstmWeightsInt8& weights,
+                   const TensorView<const Activation>& input, const TensorView<Activation>& output,
+                   Activation* hidden_state, std::int16_t* cell_state, std::int16_t* scratch,
+                   bool reverse) {
+  const std::int32_t batches = input.dim(0);
+  const std::int32_t steps = input.dim(1);
+  const std::int32_t gate_rows = kLstmGateCount * p.hidden_size;
+  const bool sequences = output.rank() == 3;
+  std::int16_t* gates = scratch + static_cast<std::ptrdiff_t>(steps) * gate_rows;
+  for (std::int32_t b = 0; b < batches; ++b) {
+    // The input products of every step first: one [steps, I] x [I, 4H] matrix product.
+    for (std::int32_t t = 0; t < steps; ++t) {
+      lstm_gate_products<Mode>(weights.input_weights.data(), p.input_size, &input(b, t, 0),
+                               p.input_effective_bias, p.input_multipliers,
+                               scratch + static_cast<std::ptrdiff_t>(t) * gate_rows);
+    }
+    Activation* hidden = hidden_state + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
+    std::int16_t* cell = cell_state + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
+    for (std::int32_t s = 0; s < steps; ++s) {
+      const std::int32_t t = reverse ? steps - 1 - s : s;
+      lstm_recurrence<Mode>(p, weights, scratch + static_cast<std::ptrdiff_t>(t) * gate_rows,
+                            hidden, cell, gates);
+      if (sequences) {
+        for (std::int32_t j = 0; j < p.hidden_size; ++j) output(b, t, j) = hidden[j];
+      }
+    }
+    if (!sequences) {
+      for (std::int32_t j = 0; j < p.hidden_size; ++j) output(b, j) = hidden[j];
+    }
+  }
+}
+
+}  // namespace detail
+
+namespace reference {
+
+// One time step of one batch row (streaming): x [I]; hidden [H] and cell [H] are updated in place.
+// scratch: lstm_step_scratch_size(H) int16 values.
+template <typename Activation>
+Status lstm_step(const LstmParams& p, const LstmWeightsInt8& weights, Span<const Activation> x,
+                 Span<Activation> hidden, Span<std::int16_t> cell, Span<std::int16_t> scratch) {
+  TSQ_RETURN_IF_ERROR(detail::check_lstm_weights<Activation>(p, weights));
+  const auto h = static_cast<std::size_t>(p.hidden_size);
+  if (x.size() != static_cast<std::size_t>(p.input_size) || hidden.size() != h ||
+      cell.size() != h) {
+    return Status::error(ErrorCode::shape_mismatch,
+                         "LSTM step: input/hidden/cell sizes do not match the prepared layer");
+  }
+  if (scratch.size() < lstm_step_scratch_size(p.hidden_size)) {
+    return Status::error(ErrorCode::buffer_too_small, "LSTM step scratch needs ")
+        .append(lstm_step_scratch_size(p.hidden_size))
+        .append(" int16 values");
+  }
+  std::int16_t* input_products = scratch.data();
+  std::int16_t* gates = scratch.data() + kLstmGateCount * p.hidden_size;
+  if (p.rounding == RoundingMode::double_rounding) {
+    detail::lstm_gate_products<RoundingMode::double_rounding>(
+        weights.input_weights.data(), p.input_size, x.data(), p.input_effective_bias,
+        p.input_multipliers, input_products);
+    detail::lstm_recurrence<RoundingMode::double_rounding>(p, weights, input_products,
+                                                           hidden.data(), cell.data(), gates);
+  } else {
+    detail::lstm_gate_products<RoundingMode::single_rounding>(
+        weights.input_weights.data(), p.input_size, x.data(), p.input_effective_bias,
+        p.input_multipliers, input_products);
+    detail::lstm_recurrence<RoundingMode::single_rounding>(p, weights, input_products,
+                                                           hidden.data(), cell.data(), gates);
+  }
+  return Status::ok();
+}
+
+// A window: input [batch, time, I]; output [batch, time, H] (every step) or [batch, H] (last
+// step). hidden_state [batch * H] (start at the hidden zero point for real 0) and cell_state
+// [batch * H] (start at 0) hold the initial state and receive the final one.
+// scratch: lstm_scratch_size(time, H) int16 values. `reverse` runs time backwards.
+template <typename Activation>
+Status lstm(const LstmParams& p, const LstmWeightsInt8& weights, TensorView<const Activation> input,
+            TensorView<Activation> output, Span<Activation> hidden_state,
+            Span<std::int16_t> cell_state, Span<std::int16_t> scratch, bool reverse = false) {
+  TSQ_RETURN_IF_ERROR(detail::check_lstm_weights<Activation>(p, weights));
+  if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
+    return shape_mismatch_error("LSTM input", input.shape(),
+                                Shape{input.rank() == 3 ? input.dim(0) : 1,
+                                      input.rank() == 3 ? input.dim(1) : 1, p.input_size});
+  }
+  const std::int32_t batches = input.dim(0);
+  const std::int32_t steps = input.dim(1);
+  const Shape expected =
+      output.rank() == 3 ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};
+  if (output.shape() != expected)
+    return shape_mismatch_error("LSTM output", output.shape(), expected);
+  const std::size_t state_size =
+      static_cast<std::size_t>(batches) * static_cast<std::size_t>(p.hidden_size);
+  if (hidden_state.size() != state_size || cell_state.size() != state_size) {
+    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
+        .append(state_size);
+  }
+  if (scratch.size() < lstm_scratch_size(steps, p.hidden_size)) {
+    return Status::error(ErrorCode::buffer_too_small, "LSTM scratch needs ")
+        .append(lstm_scratch_size(steps, p.hidden_size))
+        .append(" int16 values");
+  }
+  if (p.rounding == RoundingMode::double_rounding) {
+    detail::lstm_sequence<RoundingMode::double_rounding>(
+        p, weights, input, output, hidden_state.data(), cell_state.data(), scratch.data(), reverse);
+  } else {
+    detail::lstm_sequence<RoundingMode::single_rounding>(
+        p, weights, input, output, hidden_state.data(), cell_state.data(), scratch.data(), reverse);
+  }
+  return Status::ok();
+}
+
+}  // namespace reference
+}  // namespace tsq
