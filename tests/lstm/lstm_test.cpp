@@ -86,20 +86,55 @@ std::vector<float> run_float(const RandomLstm& l, const std::vector<float>& x, s
   return out;
 }
 
-std::vector<std::int8_t> run_int8(const tsq::QuantizedLstm& q, const std::vector<std::int8_t>& x,
-                                  std::int32_t batches, std::int32_t steps) {
+template <typename State>
+std::vector<std::int8_t> run_int8_with(const tsq::QuantizedLstm& q,
+                                       const std::vector<std::int8_t>& x, std::int32_t batches,
+                                       std::int32_t steps, bool reverse = false) {
   std::vector<std::int8_t> out(static_cast<std::size_t>(batches * steps * q.hidden_size));
-  std::vector<std::int8_t> h(static_cast<std::size_t>(batches * q.hidden_size),
-                             static_cast<std::int8_t>(q.hidden.zero_point));
+  // The state starts at real 0: the hidden zero point for an int8 state, 0 for an int16 one.
+  std::vector<State> h(static_cast<std::size_t>(batches * q.hidden_size),
+                       static_cast<State>(q.int16_state ? 0 : q.hidden.zero_point));
   std::vector<std::int16_t> c(h.size(), 0);
   std::vector<std::int16_t> scratch(tsq::lstm_scratch_size(steps, q.hidden_size));
-  REQUIRE(tsq::reference::lstm<std::int8_t>(
+  REQUIRE(tsq::reference::lstm<std::int8_t, State>(
               q.params, q.weights(),
               TensorView<const std::int8_t>(x.data(), Shape{batches, steps, q.input_size}),
               TensorView<std::int8_t>(out.data(), Shape{batches, steps, q.hidden_size}), h, c,
-              scratch)
+              scratch, reverse)
               .is_ok());
   return out;
+}
+
+std::vector<std::int8_t> run_int8(const tsq::QuantizedLstm& q, const std::vector<std::int8_t>& x,
+                                  std::int32_t batches, std::int32_t steps, bool reverse = false) {
+  return q.int16_state ? run_int8_with<std::int16_t>(q, x, batches, steps, reverse)
+                       : run_int8_with<std::int8_t>(q, x, batches, steps, reverse);
+}
+
+// Runs the layer one step at a time (state kept by the caller) and compares every output.
+template <typename State>
+void check_streaming(const tsq::QuantizedLstm& q, const std::vector<std::int8_t>& xq,
+                     const std::vector<std::int8_t>& window, std::int32_t batches,
+                     std::int32_t steps) {
+  const std::int32_t input_size = q.input_size, hidden_size = q.hidden_size;
+  std::vector<std::int16_t> scratch(tsq::lstm_step_scratch_size(hidden_size));
+  for (std::int32_t b = 0; b < batches; ++b) {
+    std::vector<State> state(static_cast<std::size_t>(hidden_size),
+                             static_cast<State>(q.int16_state ? 0 : q.hidden.zero_point));
+    std::vector<std::int16_t> c(static_cast<std::size_t>(hidden_size), 0);
+    std::vector<std::int8_t> out(static_cast<std::size_t>(hidden_size));
+    for (std::int32_t t = 0; t < steps; ++t) {
+      const tsq::Span<const std::int8_t> step(xq.data() + (b * steps + t) * input_size,
+                                              static_cast<std::size_t>(input_size));
+      REQUIRE(tsq::reference::lstm_step<std::int8_t, State>(q.params, q.weights(), step, state, c,
+                                                            out, scratch)
+                  .is_ok());
+      for (std::int32_t j = 0; j < hidden_size; ++j) {
+        REQUIRE(out[static_cast<std::size_t>(j)] ==
+                window[static_cast<std::size_t>((b * steps + t) * hidden_size + j)]);
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -124,12 +159,14 @@ TEST_CASE("LSTM int8: one and two hand-checked steps", "[lstm]") {
     std::vector<std::int8_t> h = {0};
     std::vector<std::int16_t> c = {0};
     std::vector<std::int16_t> scratch(tsq::lstm_step_scratch_size(1));
-    REQUIRE(tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, scratch)
-                .is_ok());
+    REQUIRE(
+        tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, h, scratch)
+            .is_ok());
     CHECK(c[0] == 1178);
     CHECK(h[0] == 22);
-    REQUIRE(tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, scratch)
-                .is_ok());
+    REQUIRE(
+        tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, h, scratch)
+            .is_ok());
     if (recurrent == 32) {
       CHECK(c[0] == 2144);
       CHECK(h[0] == 40);
@@ -154,8 +191,8 @@ TEST_CASE("LSTM int8: saturated gates", "[lstm]") {
   std::vector<std::int8_t> x = {127}, h = {0};
   std::vector<std::int16_t> c = {0}, scratch(8);
   for (int step = 0; step < 20; ++step) {
-    REQUIRE(
-        tsq::reference::lstm_step<std::int8_t>(params, layer.weights(), x, h, c, scratch).is_ok());
+    REQUIRE(tsq::reference::lstm_step<std::int8_t>(params, layer.weights(), x, h, c, h, scratch)
+                .is_ok());
     // f = sigmoid(-8) ~ 0: the cell is refilled with i * g ~ 1 at every step (4096 = 1.0).
     CHECK(c[0] >= 4080);
     CHECK(c[0] <= 4096);
@@ -164,8 +201,9 @@ TEST_CASE("LSTM int8: saturated gates", "[lstm]") {
   // The opposite sign: f -> 1, i -> 0: the cell keeps its value.
   std::vector<std::int8_t> negative = {-128};
   const std::int16_t kept = c[0];
-  REQUIRE(tsq::reference::lstm_step<std::int8_t>(params, layer.weights(), negative, h, c, scratch)
-              .is_ok());
+  REQUIRE(
+      tsq::reference::lstm_step<std::int8_t>(params, layer.weights(), negative, h, c, h, scratch)
+          .is_ok());
   CHECK(std::abs(c[0] - kept) <= 2);
 }
 
@@ -190,6 +228,7 @@ TEST_CASE("LSTM int8 vs float on random layers, both rounding modes", "[lstm]") 
     options.rounding =
         trial % 2 == 0 ? tsq::RoundingMode::double_rounding : tsq::RoundingMode::single_rounding;
     options.per_row_weight_scales = trial % 3 != 0;
+    options.int16_state = (trial / 2) % 2 == 0;
     const auto quantized = tsq::quantize_lstm(l.weights(), ranges, options);
     REQUIRE(quantized.is_ok());
     const tsq::QuantizedLstm& q = quantized.value();
@@ -203,8 +242,8 @@ TEST_CASE("LSTM int8 vs float on random layers, both rounding modes", "[lstm]") 
     for (std::size_t i = 0; i < got.size(); ++i) {
       worst = std::max(worst, std::fabs(tsq::dequantize(got[i], q.hidden) - reference[i]));
     }
-    INFO("trial " << trial << " I " << input_size << " H " << hidden_size << " worst "
-                  << worst / q.hidden.scale << " S_h");
+    INFO("trial " << trial << " I " << input_size << " H " << hidden_size << " int16 state "
+                  << q.int16_state << " worst " << worst / q.hidden.scale << " S_h");
     CHECK(worst <= 2.0f * q.hidden.scale);
     (void)expected;
   }
@@ -262,29 +301,20 @@ TEST_CASE("LSTM: streaming steps equal the whole window bit for bit", "[lstm]") 
       rng, static_cast<std::size_t>(batches * steps * input_size), -1.0f, 1.0f);
   tsq::LstmRangeObserver ranges;
   run_float(l, x, batches, steps, &ranges);
-  for (auto rounding : {tsq::RoundingMode::double_rounding, tsq::RoundingMode::single_rounding}) {
+  for (int variant = 0; variant < 4; ++variant) {
     tsq::LstmQuantizerOptions options;
-    options.rounding = rounding;
+    options.rounding =
+        variant % 2 == 0 ? tsq::RoundingMode::double_rounding : tsq::RoundingMode::single_rounding;
+    options.int16_state = variant >= 2;
     options.cell_clip = 3.0f;
     const auto q = tsq::quantize_lstm(l.weights(), ranges, options).value();
     std::vector<std::int8_t> xq(x.size());
     REQUIRE(tsq::quantize<std::int8_t>(x, xq, q.input).is_ok());
     const std::vector<std::int8_t> window = run_int8(q, xq, batches, steps);
-    std::vector<std::int16_t> scratch(tsq::lstm_step_scratch_size(hidden_size));
-    for (std::int32_t b = 0; b < batches; ++b) {
-      std::vector<std::int8_t> h(static_cast<std::size_t>(hidden_size),
-                                 static_cast<std::int8_t>(q.hidden.zero_point));
-      std::vector<std::int16_t> c(static_cast<std::size_t>(hidden_size), 0);
-      for (std::int32_t t = 0; t < steps; ++t) {
-        const tsq::Span<const std::int8_t> step(xq.data() + (b * steps + t) * input_size,
-                                                static_cast<std::size_t>(input_size));
-        REQUIRE(tsq::reference::lstm_step<std::int8_t>(q.params, q.weights(), step, h, c, scratch)
-                    .is_ok());
-        for (std::int32_t j = 0; j < hidden_size; ++j) {
-          REQUIRE(h[static_cast<std::size_t>(j)] ==
-                  window[static_cast<std::size_t>((b * steps + t) * hidden_size + j)]);
-        }
-      }
+    if (q.int16_state) {
+      check_streaming<std::int16_t>(q, xq, window, batches, steps);
+    } else {
+      check_streaming<std::int8_t>(q, xq, window, batches, steps);
     }
     // The float LSTM streams the same way.
     std::vector<float> h(static_cast<std::size_t>(hidden_size)), c(h.size()),
@@ -403,23 +433,17 @@ TEST_CASE("Bidirectional LSTM: forward and reversed halves, float and int8", "[l
   std::vector<std::int8_t> xq(x.size());
   REQUIRE(tsq::quantize<std::int8_t>(x, xq, qf.input).is_ok());
   std::vector<std::int8_t> out(both.size());
-  std::vector<std::int8_t> hq(h.size(), static_cast<std::int8_t>(qf.hidden.zero_point));
+  REQUIRE(qf.int16_state);  // tsq's default: the state is int16, starting at 0
+  std::vector<std::int16_t> hq(h.size(), 0);
   std::vector<std::int16_t> cq(h.size(), 0), iscratch(tsq::lstm_scratch_size(steps, hidden_size));
   const TensorView<const std::int8_t> qinput(xq.data(), Shape{batches, steps, input_size});
-  REQUIRE(tsq::reference::bidirectional_lstm<std::int8_t>(
+  REQUIRE(tsq::reference::bidirectional_lstm<std::int8_t, std::int16_t>(
               qf.params, qf.weights(), qb.params, qb.weights(), qinput,
               TensorView<std::int8_t>(out.data(), Shape{batches, steps, 2 * hidden_size}), hq, cq,
               iscratch)
               .is_ok());
   const std::vector<std::int8_t> fq = run_int8(qf, xq, batches, steps);
-  std::vector<std::int8_t> bq(fq.size()), hbq(static_cast<std::size_t>(batches * hidden_size),
-                                              static_cast<std::int8_t>(qb.hidden.zero_point));
-  std::vector<std::int16_t> cbq(hbq.size(), 0);
-  REQUIRE(tsq::reference::lstm<std::int8_t>(
-              qb.params, qb.weights(), qinput,
-              TensorView<std::int8_t>(bq.data(), Shape{batches, steps, hidden_size}), hbq, cbq,
-              iscratch, true)
-              .is_ok());
+  const std::vector<std::int8_t> bq = run_int8(qb, xq, batches, steps, true);
   for (std::size_t i = 0; i < fq.size(); ++i) {
     const std::size_t row = i / static_cast<std::size_t>(hidden_size),
                       j = i % static_cast<std::size_t>(hidden_size);
@@ -433,7 +457,7 @@ TEST_CASE("Bidirectional LSTM: forward and reversed halves, float and int8", "[l
   narrow.hidden.observe(-0.1f);
   narrow.hidden.observe(0.1f);
   const auto other = tsq::quantize_lstm(backward.weights(), narrow).value();
-  CHECK(tsq::reference::bidirectional_lstm<std::int8_t>(
+  CHECK(tsq::reference::bidirectional_lstm<std::int8_t, std::int16_t>(
             qf.params, qf.weights(), other.params, other.weights(), qinput,
             TensorView<std::int8_t>(out.data(), Shape{batches, steps, 2 * hidden_size}), hq, cq,
             iscratch)
@@ -537,10 +561,10 @@ TEST_CASE("LSTM validation errors", "[lstm]") {
   // Eval: wrong sizes, scratch too small.
   std::vector<std::int8_t> x = {1, 2}, h = {0};
   std::vector<std::int16_t> c = {0}, scratch(8), small(7);
-  CHECK(tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, scratch)
+  CHECK(tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, h, scratch)
             .code() == ErrorCode::shape_mismatch);
   x.resize(1);
-  CHECK(tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, small)
+  CHECK(tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, h, small)
             .code() == ErrorCode::buffer_too_small);
   std::vector<std::int8_t> out(3);
   CHECK(tsq::reference::lstm<std::int8_t>(

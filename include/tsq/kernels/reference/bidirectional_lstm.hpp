@@ -14,12 +14,12 @@ namespace tsq {
 namespace reference {
 
 // hidden_state / cell_state hold [forward batch * H | backward batch * H]; scratch as for lstm().
-template <typename Activation>
+template <typename Activation, typename State = Activation>
 Status bidirectional_lstm(const LstmParams& forward, const LstmWeightsInt8& forward_weights,
                           const LstmParams& backward, const LstmWeightsInt8& backward_weights,
                           TensorView<const Activation> input, TensorView<Activation> output,
-                          Span<Activation> hidden_state, Span<std::int16_t> cell_state,
-                          Span<std::int16_t> scratch) {
+                          Span<detail::non_deduced_t<State>> hidden_state,
+                          Span<std::int16_t> cell_state, Span<std::int16_t> scratch) {
   if (forward.hidden_size != backward.hidden_size || forward.input_size != backward.input_size) {
     return Status::error(ErrorCode::shape_mismatch,
                          "Bidirectional LSTM: both directions need the same sizes");
@@ -48,11 +48,12 @@ Status bidirectional_lstm(const LstmParams& forward, const LstmWeightsInt8& forw
       TensorView<Activation>::strided(output.data(), half_shape, output.strides());
   const auto backward_out =
       TensorView<Activation>::strided(output.data() + hidden_size, half_shape, output.strides());
-  TSQ_RETURN_IF_ERROR(lstm(forward, forward_weights, input, forward_out,
-                           hidden_state.subspan(0, half), cell_state.subspan(0, half), scratch,
-                           false));
-  return lstm(backward, backward_weights, input, backward_out, hidden_state.subspan(half, half),
-              cell_state.subspan(half, half), scratch, true);
+  TSQ_RETURN_IF_ERROR((lstm<Activation, State>(forward, forward_weights, input, forward_out,
+                                               hidden_state.subspan(0, half),
+                                               cell_state.subspan(0, half), scratch, false)));
+  return lstm<Activation, State>(backward, backward_weights, input, backward_out,
+                                 hidden_state.subspan(half, half), cell_state.subspan(half, half),
+                                 scratch, true);
 }
 
 }  // namespace reference

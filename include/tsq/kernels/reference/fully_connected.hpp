@@ -39,7 +39,6 @@ struct FullyConnectedQuantization {
 
 // Integers only: what eval reads.
 struct FullyConnectedParams {
-  std::int32_t batches = 0;
   std::int32_t input_depth = 0;
   std::int32_t units = 0;
   std::int32_t input_zero_point = 0;
@@ -85,6 +84,10 @@ inline Result<FullyConnectedParams> prepare_fully_connected(
     append_shape(status, q.input_shape).append(" does not end in input_depth ").append(depth);
     return status;
   }
+  if (depth < 1 || units < 1) {
+    return Status::error(ErrorCode::shape_mismatch,
+                         "FullyConnected needs input_depth and units >= 1");
+  }
   if (depth > kMaxAccumulationDepth) {
     return Status::error(ErrorCode::invalid_argument, "FullyConnected input_depth ")
         .append(depth)
@@ -127,8 +130,6 @@ inline Result<FullyConnectedParams> prepare_fully_connected(
   const Result<ActivationRange> activation = quantized_activation_range(q.activation, q.output);
   if (!activation.is_ok()) return activation.status();
   FullyConnectedParams params;
-  params.batches = static_cast<std::int32_t>(q.input_shape.element_count() /
-                                             static_cast<std::size_t>(depth > 0 ? depth : 1));
   params.input_depth = depth;
   params.units = units;
   params.input_zero_point = q.input.zero_point;
@@ -141,14 +142,15 @@ inline Result<FullyConnectedParams> prepare_fully_connected(
 
 namespace detail {
 
+// The views must match the prepared layer; any number of rows (batches) is accepted. Sets
+// `batches` to the input's row count.
 template <typename Input, typename Bias>
 Status check_fully_connected_views(const FullyConnectedParams& params,
                                    const TensorView<const Input>& input,
                                    const TensorView<const std::int8_t>& weights,
-                                   Span<const Bias> bias, const TensorView<Input>& output) {
-  const auto batches = static_cast<std::size_t>(params.batches);
-  if (input.element_count() != batches * static_cast<std::size_t>(params.input_depth) ||
-      input.rank() < 1 || input.dim(input.rank() - 1) != params.input_depth) {
+                                   Span<const Bias> bias, const TensorView<Input>& output,
+                                   std::int32_t& batches) {
+  if (input.rank() < 1 || input.dim(input.rank() - 1) != params.input_depth) {
     Status status = Status::error(ErrorCode::shape_mismatch, "FullyConnected input ");
     append_shape(status, input.shape()).append(" does not match the prepared layer");
     return status;
@@ -163,7 +165,11 @@ Status check_fully_connected_views(const FullyConnectedParams& params,
         .append(" values, expected ")
         .append(params.units);
   }
-  if (output.element_count() != batches * static_cast<std::size_t>(params.units) ||
+  batches = static_cast<std::int32_t>(input.element_count() /
+                                      static_cast<std::size_t>(params.input_depth));
+  if (output.rank() < 1 ||
+      output.element_count() !=
+          static_cast<std::size_t>(batches) * static_cast<std::size_t>(params.units) ||
       output.dim(output.rank() - 1) != params.units) {
     Status status = Status::error(ErrorCode::shape_mismatch, "FullyConnected output ");
     append_shape(status, output.shape()).append(" does not match the prepared layer");
@@ -176,11 +182,11 @@ Status check_fully_connected_views(const FullyConnectedParams& params,
 }
 
 template <RoundingMode Mode>
-void fully_connected_int8(const FullyConnectedParams& params, const std::int8_t* input,
-                          const std::int8_t* weights, const std::int32_t* bias,
-                          std::int8_t* output) {
+void fully_connected_int8(const FullyConnectedParams& params, std::int32_t batches,
+                          const std::int8_t* input, const std::int8_t* weights,
+                          const std::int32_t* bias, std::int8_t* output) {
   const bool per_channel = params.multipliers.size() > 1;
-  for (std::int32_t b = 0; b < params.batches; ++b) {
+  for (std::int32_t b = 0; b < batches; ++b) {
     const std::int8_t* row = input + static_cast<std::ptrdiff_t>(b) * params.input_depth;
     for (std::int32_t u = 0; u < params.units; ++u) {
       const std::int8_t* filter = weights + static_cast<std::ptrdiff_t>(u) * params.input_depth;
@@ -207,14 +213,16 @@ inline Status fully_connected(const FullyConnectedParams& params,
                               TensorView<const std::int8_t> input,
                               TensorView<const std::int8_t> weights, Span<const std::int32_t> bias,
                               TensorView<std::int8_t> output) {
-  TSQ_RETURN_IF_ERROR(detail::check_fully_connected_views(params, input, weights, bias, output));
+  std::int32_t batches = 0;
+  TSQ_RETURN_IF_ERROR(
+      detail::check_fully_connected_views(params, input, weights, bias, output, batches));
   const std::int32_t* bias_data = bias.empty() ? nullptr : bias.data();
   if (params.rounding == RoundingMode::double_rounding) {
     detail::fully_connected_int8<RoundingMode::double_rounding>(
-        params, input.data(), weights.data(), bias_data, output.data());
+        params, batches, input.data(), weights.data(), bias_data, output.data());
   } else {
     detail::fully_connected_int8<RoundingMode::single_rounding>(
-        params, input.data(), weights.data(), bias_data, output.data());
+        params, batches, input.data(), weights.data(), bias_data, output.data());
   }
   return Status::ok();
 }
@@ -225,9 +233,11 @@ inline Status fully_connected(const FullyConnectedParams& params,
                               TensorView<const std::int16_t> input,
                               TensorView<const std::int8_t> weights, Span<const std::int64_t> bias,
                               TensorView<std::int16_t> output) {
-  TSQ_RETURN_IF_ERROR(detail::check_fully_connected_views(params, input, weights, bias, output));
+  std::int32_t batches = 0;
+  TSQ_RETURN_IF_ERROR(
+      detail::check_fully_connected_views(params, input, weights, bias, output, batches));
   const bool per_channel = params.multipliers.size() > 1;
-  for (std::int32_t b = 0; b < params.batches; ++b) {
+  for (std::int32_t b = 0; b < batches; ++b) {
     const std::int16_t* row = input.data() + static_cast<std::ptrdiff_t>(b) * params.input_depth;
     for (std::int32_t u = 0; u < params.units; ++u) {
       const std::int8_t* filter =

@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
-// Integer LSTM (spec section 4): TFLite-Micro's "8x8_16" algorithm, and the same algorithm with
-// int16 input and hidden state ("16x8").
+// Integer LSTM (spec section 4): TFLite-Micro's "8x8_16" algorithm, the same algorithm with
+// int16 input and hidden state ("16x8"), and tsq's extension of 8x8_16 that keeps the recurrent
+// hidden state in int16 while the layer's input and output stay int8.
 //
 //   weights    input [4H, I] and recurrent [4H, H] int8, rows gate-major (i, f, c, o), symmetric;
 //              one scale per gate (TFLite) or one per gate row (tsq's own quantization)
 //   bias       int32 [4H], scale S_x * S_W[row]
 //   input x    int8 (any zero point) or int16 (zero point 0)
-//   hidden h   same type as x; also the layer's output
+//   hidden h   the layer's output, same type as x; in TFLite's scheme also the recurrent state
+//   state s    the hidden state fed back to the next step: h itself, or (tsq's extension for int8
+//              layers) an int16 symmetric copy, which removes the int8 rounding noise from the
+//              recurrence; the int8 output is then rounded from the same product o * tanh(c)
 //   cell c     int16 with scale 2^p (p = cell exponent); gate pre-activations Q3.12, gate
 //              outputs Q0.15
 //
 // Per step and gate row r (TFLite-Micro computes exactly this):
 //   u = sat16(round(M_x[r] * (b'[r] + sum_k W[r,k] x_k)))         M_x = S_x S_W[r] / 2^-12
-//   v = sat16(round(M_h[r] * (b''[r] + sum_k R[r,k] h_k)))        M_h = S_h S_R[r] / 2^-12
+//   v = sat16(round(M_h[r] * (b''[r] + sum_k R[r,k] s_k)))        M_h = S_s S_R[r] / 2^-12
 //   a = sat16(u + v); i, f, o = sigmoid(a) and g = tanh(a) from the int16 tables (Q0.15)
 //   c = sat16(round(f c 2^-15)) + sat16(round(i g 2^-30 / 2^p)), saturated, optionally clipped
-//   h = clamp(Z_h + round(o tanh(c) 2^-30 / S_h))
-// where b' = b - Z_x sum_k W[r,k] and b'' = -Z_h sum_k R[r,k] fold the zero points at prepare
+//   h = clamp(Z_h + round(o tanh(c) 2^-30 / S_h)),  s = h or clamp(round(o tanh(c) 2^-30 / S_s))
+// where b' = b - Z_x sum_k W[r,k] and b'' = -Z_s sum_k R[r,k] fold the zero points at prepare
 // time (integer-identical to subtracting them in every MAC).
 //
 // The input products of all time steps do not depend on the state, so `lstm` computes them as one
@@ -42,7 +46,9 @@ namespace tsq {
 // Everything prepare needs to know about a quantized LSTM layer.
 struct LstmQuantization {
   QuantParams input;                          // int8, or int16 with zero point 0
-  QuantParams hidden;                         // the hidden state and output: same type as input
+  QuantParams hidden;                         // the output: same type as input
+  bool int16_state = false;                   // tsq's extension (int8 layers only), see above
+  float state_scale = 0.0f;                   // scale of the int16 state (zero point 0)
   float cell_scale = 1.0f / 4096.0f;          // must be an exact power of two
   Span<const float> input_weight_scales;      // 4 (per gate) or 4H (per gate row)
   Span<const float> recurrent_weight_scales;  // 4 or 4H
@@ -60,7 +66,9 @@ struct LstmWeightsInt8 {
 struct LstmParams {
   std::int32_t input_size = 0;
   std::int32_t hidden_size = 0;
-  std::int32_t hidden_zero_point = 0;
+  DataType state_type = DataType::int8;  // the recurrent state's element type
+  bool separate_state = false;           // state is an int16 copy, not the output itself
+  std::int32_t hidden_zero_point = 0;    // output
   Span<const QuantizedMultiplier> input_multipliers;      // 4H
   Span<const QuantizedMultiplier> recurrent_multipliers;  // 4H
   Span<const std::int32_t> input_effective_bias;          // 4H: b - Z_x * row sums of W
@@ -68,10 +76,14 @@ struct LstmParams {
   QuantizedMultiplier forget_cell_multiplier;             // 2^-15 (f * c -> c)
   QuantizedMultiplier input_cell_multiplier;              // 2^-30 / S_c (i * g -> c)
   QuantizedMultiplier hidden_multiplier;                  // 2^-30 / S_h (o * tanh(c) -> h)
+  QuantizedMultiplier state_multiplier;                   // 2^-30 / S_s (o * tanh(c) -> s)
   int cell_exponent = -12;                                // S_c = 2^cell_exponent
   std::int16_t quantized_cell_clip = 0;                   // 0 = no clip
   std::int32_t hidden_min = -128;
   std::int32_t hidden_max = 127;
+  std::int32_t state_zero_point = 0;
+  std::int32_t state_min = -128;
+  std::int32_t state_max = 127;
   RoundingMode rounding = RoundingMode::double_rounding;
 };
 
@@ -137,6 +149,13 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
   if (q.input.type == DataType::int16 && (q.input.zero_point != 0 || q.hidden.zero_point != 0)) {
     return Status::error(ErrorCode::invalid_argument, "int16 LSTM needs zero points 0");
   }
+  if (q.int16_state && q.input.type != DataType::int8) {
+    return Status::error(ErrorCode::invalid_argument, "an int16 state is for int8 LSTMs only");
+  }
+  if (q.int16_state) TSQ_RETURN_IF_ERROR(validate_scale(q.state_scale));
+  // The recurrent FullyConnected reads the state: its scale and zero point.
+  const float state_scale = q.int16_state ? q.state_scale : q.hidden.scale;
+  const std::int32_t state_zero_point = q.int16_state ? 0 : q.hidden.zero_point;
   TSQ_RETURN_IF_ERROR(validate_scale(q.cell_scale));
   int exponent = 0;
   if (std::frexp(static_cast<double>(q.cell_scale), &exponent) != 0.5) {
@@ -165,7 +184,9 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
                                 Shape{rows, w.rank() == 2 ? w.dim(1) : 1});
   }
   const std::int32_t input_size = w.dim(1);
-  if (input_size > kMaxAccumulationDepth || hidden_size > kMaxAccumulationDepth) {
+  // An int16 state in an int8 layer keeps int32 accumulators: H * 128 * 32768 < 2^31.
+  if (input_size > kMaxAccumulationDepth || hidden_size > kMaxAccumulationDepth ||
+      (q.int16_state && hidden_size > 511)) {
     return Status::error(ErrorCode::invalid_argument,
                          "LSTM input or hidden size exceeds the accumulator limit");
   }
@@ -194,7 +215,7 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
     const float input_product =
         q.input.scale * detail::row_scale(q.input_weight_scales, row, hidden_size);
     const float recurrent_product =
-        q.hidden.scale * detail::row_scale(q.recurrent_weight_scales, row, hidden_size);
+        state_scale * detail::row_scale(q.recurrent_weight_scales, row, hidden_size);
     const auto input_multiplier =
         quantize_multiplier(static_cast<double>(input_product) / kGateInputScale, q.rounding);
     const auto recurrent_multiplier =
@@ -215,7 +236,7 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
         (weights.bias.empty() ? 0 : weights.bias[static_cast<std::size_t>(row)]) -
         q.input.zero_point * input_sum;
     const std::int64_t recurrent_bias =
-        -static_cast<std::int64_t>(q.hidden.zero_point) * recurrent_sum;
+        -static_cast<std::int64_t>(state_zero_point) * recurrent_sum;
     if (input_bias < kInt32Min || input_bias > kInt32Max) {
       return Status::error(ErrorCode::invalid_argument, "LSTM bias of row ")
           .append(row)
@@ -236,6 +257,9 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
   if (!forget_cell.is_ok()) return forget_cell.status();
   if (!input_cell.is_ok()) return input_cell.status();
   if (!hidden.is_ok()) return hidden.status();
+  const auto state = quantize_multiplier(
+      kGateOutputScale * kGateOutputScale / static_cast<double>(state_scale), q.rounding);
+  if (!state.is_ok()) return state.status();
 
   LstmParams params;
   params.input_size = input_size;
@@ -259,15 +283,32 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
   }
   params.hidden_min = q.hidden.quant_min;
   params.hidden_max = q.hidden.quant_max;
+  params.state_type = q.int16_state ? DataType::int16 : q.hidden.type;
+  params.separate_state = q.int16_state;
+  params.state_multiplier = state.value();
+  params.state_zero_point = state_zero_point;
+  params.state_min = q.int16_state ? -32768 : q.hidden.quant_min;
+  params.state_max = q.int16_state ? 32767 : q.hidden.quant_max;
   params.rounding = q.rounding;
   return params;
 }
 
 namespace detail {
 
-// out[r] = sat16(M[r] * (bias[r] + sum_k weights[r, k] * x[k])) for the 4H gate rows.
-template <RoundingMode Mode, typename Activation>
-void lstm_gate_products(const std::int8_t* weights, std::int32_t depth, const Activation* x,
+// Keeps a template parameter out of deduction, so that callers name <Activation, State> and
+// pass std::vector or Span arguments alike.
+template <typename T>
+struct non_deduced {
+  using type = T;
+};
+template <typename T>
+using non_deduced_t = typename non_deduced<T>::type;
+
+// out[r] = sat16(M[r] * (bias[r] + sum_k weights[r, k] * x[k])) for the 4H gate rows. Wide: the
+// int64 accumulators and 16-bit multipliers of TFLite's 16x8 scheme; otherwise int32 and the
+// 32-bit multiply in the chosen rounding mode.
+template <RoundingMode Mode, bool Wide, typename Element>
+void lstm_gate_products(const std::int8_t* weights, std::int32_t depth, const Element* x,
                         Span<const std::int32_t> bias, Span<const QuantizedMultiplier> multipliers,
                         std::int16_t* out) {
   const auto rows = static_cast<std::int32_t>(multipliers.size());
@@ -275,29 +316,45 @@ void lstm_gate_products(const std::int8_t* weights, std::int32_t depth, const Ac
     const std::int8_t* row = weights + static_cast<std::ptrdiff_t>(r) * depth;
     const QuantizedMultiplier m = multipliers[static_cast<std::size_t>(r)];
     std::int32_t value = 0;
-    if constexpr (sizeof(Activation) == 1) {
-      std::int32_t accumulator = bias[static_cast<std::size_t>(r)];
-      for (std::int32_t k = 0; k < depth; ++k)
-        accumulator += static_cast<std::int32_t>(row[k]) * x[k];
-      value = multiply_by_quantized_multiplier<Mode>(accumulator, m);
-    } else {
+    if constexpr (Wide) {
       std::int64_t accumulator = bias[static_cast<std::size_t>(r)];
       for (std::int32_t k = 0; k < depth; ++k)
         accumulator += static_cast<std::int32_t>(row[k]) * x[k];
       value = multiply_by_quantized_multiplier_int64(accumulator, m);
+    } else {
+      std::int32_t accumulator = bias[static_cast<std::size_t>(r)];
+      for (std::int32_t k = 0; k < depth; ++k)
+        accumulator += static_cast<std::int32_t>(row[k]) * x[k];
+      value = multiply_by_quantized_multiplier<Mode>(accumulator, m);
     }
     out[r] = saturate_to_int16(value);
   }
 }
 
-// The recurrent half of a step: `input_products` holds u for this step; updates hidden and cell.
-template <RoundingMode Mode, typename Activation>
+template <typename Activation, typename State>
+Status check_lstm_types(const LstmParams& p) {
+  static_assert(sizeof(Activation) == 1 || sizeof(Activation) == 2, "int8 or int16 activations");
+  if (data_type_of_v<State> != p.state_type) {
+    return Status::error(ErrorCode::unsupported_type, "LSTM state element type is not ")
+        .append(data_type_name(p.state_type));
+  }
+  if (!p.separate_state && data_type_of_v<Activation> != p.state_type) {
+    return Status::error(ErrorCode::unsupported_type,
+                         "LSTM activation type does not match the prepared layer");
+  }
+  return Status::ok();
+}
+
+// The recurrent half of a step: `input_products` holds u for this step. Updates the state and
+// the cell and writes the step's output (which is the state itself unless separate_state).
+template <RoundingMode Mode, typename Activation, typename State>
 void lstm_recurrence(const LstmParams& p, const LstmWeightsInt8& weights,
-                     const std::int16_t* input_products, Activation* hidden, std::int16_t* cell,
-                     std::int16_t* gates) {
+                     const std::int16_t* input_products, State* state, std::int16_t* cell,
+                     Activation* output, std::int16_t* gates) {
+  constexpr bool kWide = sizeof(Activation) == 2;
   const std::int32_t h = p.hidden_size;
-  lstm_gate_products<Mode>(weights.recurrent_weights.data(), h, hidden, p.recurrent_effective_bias,
-                           p.recurrent_multipliers, gates);
+  lstm_gate_products<Mode, kWide>(weights.recurrent_weights.data(), h, state,
+                                  p.recurrent_effective_bias, p.recurrent_multipliers, gates);
   for (std::int32_t r = 0; r < kLstmGateCount * h; ++r) {
     gates[r] = saturate_to_int16(static_cast<std::int32_t>(gates[r]) + input_products[r]);
   }
@@ -311,19 +368,25 @@ void lstm_recurrence(const LstmParams& p, const LstmWeightsInt8& weights,
     const std::int32_t added = saturate_to_int16(
         multiply_by_quantized_multiplier<Mode>(input_gate * cell_gate, p.input_cell_multiplier));
     std::int32_t new_cell = saturate_to_int16(kept + added);
-    if (p.quantized_cell_clip > 0)
+    if (p.quantized_cell_clip > 0) {
       new_cell = clamp(new_cell, -p.quantized_cell_clip, p.quantized_cell_clip);
+    }
     cell[j] = static_cast<std::int16_t>(new_cell);
-    const std::int32_t cell_tanh = fixed_point::tanh_int16(cell[j], p.cell_exponent);
+    const std::int32_t product = output_gate * fixed_point::tanh_int16(cell[j], p.cell_exponent);
     const std::int32_t value =
-        p.hidden_zero_point +
-        multiply_by_quantized_multiplier<Mode>(output_gate * cell_tanh, p.hidden_multiplier);
-    hidden[j] = static_cast<Activation>(clamp(value, p.hidden_min, p.hidden_max));
+        p.hidden_zero_point + multiply_by_quantized_multiplier<Mode>(product, p.hidden_multiplier);
+    output[j] = static_cast<Activation>(clamp(value, p.hidden_min, p.hidden_max));
+    if (p.separate_state) {
+      const std::int32_t state_value =
+          p.state_zero_point + multiply_by_quantized_multiplier<Mode>(product, p.state_multiplier);
+      state[j] = static_cast<State>(clamp(state_value, p.state_min, p.state_max));
+    } else {
+      state[j] = static_cast<State>(output[j]);
+    }
   }
 }
 
-template <typename Activation>
-Status check_lstm_weights(const LstmParams& p, const LstmWeightsInt8& weights) {
+inline Status check_lstm_weights(const LstmParams& p, const LstmWeightsInt8& weights) {
   const std::int32_t rows = kLstmGateCount * p.hidden_size;
   if (weights.input_weights.shape() != Shape{rows, p.input_size}) {
     return shape_mismatch_error("LSTM input weights", weights.input_weights.shape(),
@@ -336,11 +399,12 @@ Status check_lstm_weights(const LstmParams& p, const LstmWeightsInt8& weights) {
   return Status::ok();
 }
 
-template <RoundingMode Mode, typename Activation>
+template <RoundingMode Mode, typename Activation, typename State>
 void lstm_sequence(const LstmParams& p, const LstmWeightsInt8& weights,
                    const TensorView<const Activation>& input, const TensorView<Activation>& output,
-                   Activation* hidden_state, std::int16_t* cell_state, std::int16_t* scratch,
+                   State* state_data, std::int16_t* cell_state, std::int16_t* scratch,
                    bool reverse) {
+  constexpr bool kWide = sizeof(Activation) == 2;
   const std::int32_t batches = input.dim(0);
   const std::int32_t steps = input.dim(1);
   const std::int32_t gate_rows = kLstmGateCount * p.hidden_size;
@@ -349,22 +413,18 @@ void lstm_sequence(const LstmParams& p, const LstmWeightsInt8& weights,
   for (std::int32_t b = 0; b < batches; ++b) {
     // The input products of every step first: one [steps, I] x [I, 4H] matrix product.
     for (std::int32_t t = 0; t < steps; ++t) {
-      lstm_gate_products<Mode>(weights.input_weights.data(), p.input_size, &input(b, t, 0),
-                               p.input_effective_bias, p.input_multipliers,
-                               scratch + static_cast<std::ptrdiff_t>(t) * gate_rows);
+      lstm_gate_products<Mode, kWide>(weights.input_weights.data(), p.input_size, &input(b, t, 0),
+                                      p.input_effective_bias, p.input_multipliers,
+                                      scratch + static_cast<std::ptrdiff_t>(t) * gate_rows);
     }
-    Activation* hidden = hidden_state + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
+    State* state = state_data + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
     std::int16_t* cell = cell_state + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
     for (std::int32_t s = 0; s < steps; ++s) {
       const std::int32_t t = reverse ? steps - 1 - s : s;
-      lstm_recurrence<Mode>(p, weights, scratch + static_cast<std::ptrdiff_t>(t) * gate_rows,
-                            hidden, cell, gates);
-      if (sequences) {
-        for (std::int32_t j = 0; j < p.hidden_size; ++j) output(b, t, j) = hidden[j];
-      }
-    }
-    if (!sequences) {
-      for (std::int32_t j = 0; j < p.hidden_size; ++j) output(b, j) = hidden[j];
+      // Sequence outputs are written in place; a last-step output is overwritten every step.
+      Activation* out = sequences ? &output(b, t, 0) : &output(b, 0);
+      lstm_recurrence<Mode>(p, weights, scratch + static_cast<std::ptrdiff_t>(t) * gate_rows, state,
+                            cell, out, gates);
     }
   }
 }
@@ -373,50 +433,57 @@ void lstm_sequence(const LstmParams& p, const LstmWeightsInt8& weights,
 
 namespace reference {
 
-// One time step of one batch row (streaming): x [I]; hidden [H] and cell [H] are updated in place.
-// scratch: lstm_step_scratch_size(H) int16 values.
-template <typename Activation>
-Status lstm_step(const LstmParams& p, const LstmWeightsInt8& weights, Span<const Activation> x,
-                 Span<Activation> hidden, Span<std::int16_t> cell, Span<std::int16_t> scratch) {
-  TSQ_RETURN_IF_ERROR(detail::check_lstm_weights<Activation>(p, weights));
+// One time step of one batch row (streaming): x [I]; state [H] and cell [H] are updated in
+// place and output [H] receives the step's output (it may be the same span as the state when
+// the state is the output). scratch: lstm_step_scratch_size(H) int16 values.
+template <typename Activation, typename State = Activation>
+Status lstm_step(const LstmParams& p, const LstmWeightsInt8& weights,
+                 Span<const detail::non_deduced_t<Activation>> x,
+                 Span<detail::non_deduced_t<State>> state, Span<std::int16_t> cell,
+                 Span<detail::non_deduced_t<Activation>> output, Span<std::int16_t> scratch) {
+  TSQ_RETURN_IF_ERROR((detail::check_lstm_types<Activation, State>(p)));
+  TSQ_RETURN_IF_ERROR(detail::check_lstm_weights(p, weights));
   const auto h = static_cast<std::size_t>(p.hidden_size);
-  if (x.size() != static_cast<std::size_t>(p.input_size) || hidden.size() != h ||
-      cell.size() != h) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "LSTM step: input/hidden/cell sizes do not match the prepared layer");
+  if (x.size() != static_cast<std::size_t>(p.input_size) || state.size() != h || cell.size() != h ||
+      output.size() != h) {
+    return Status::error(
+        ErrorCode::shape_mismatch,
+        "LSTM step: input/state/cell/output sizes do not match the prepared layer");
   }
   if (scratch.size() < lstm_step_scratch_size(p.hidden_size)) {
     return Status::error(ErrorCode::buffer_too_small, "LSTM step scratch needs ")
         .append(lstm_step_scratch_size(p.hidden_size))
         .append(" int16 values");
   }
+  constexpr bool kWide = sizeof(Activation) == 2;
   std::int16_t* input_products = scratch.data();
   std::int16_t* gates = scratch.data() + kLstmGateCount * p.hidden_size;
   if (p.rounding == RoundingMode::double_rounding) {
-    detail::lstm_gate_products<RoundingMode::double_rounding>(
+    detail::lstm_gate_products<RoundingMode::double_rounding, kWide>(
         weights.input_weights.data(), p.input_size, x.data(), p.input_effective_bias,
         p.input_multipliers, input_products);
-    detail::lstm_recurrence<RoundingMode::double_rounding>(p, weights, input_products,
-                                                           hidden.data(), cell.data(), gates);
+    detail::lstm_recurrence<RoundingMode::double_rounding>(p, weights, input_products, state.data(),
+                                                           cell.data(), output.data(), gates);
   } else {
-    detail::lstm_gate_products<RoundingMode::single_rounding>(
+    detail::lstm_gate_products<RoundingMode::single_rounding, kWide>(
         weights.input_weights.data(), p.input_size, x.data(), p.input_effective_bias,
         p.input_multipliers, input_products);
-    detail::lstm_recurrence<RoundingMode::single_rounding>(p, weights, input_products,
-                                                           hidden.data(), cell.data(), gates);
+    detail::lstm_recurrence<RoundingMode::single_rounding>(p, weights, input_products, state.data(),
+                                                           cell.data(), output.data(), gates);
   }
   return Status::ok();
 }
 
 // A window: input [batch, time, I]; output [batch, time, H] (every step) or [batch, H] (last
-// step). hidden_state [batch * H] (start at the hidden zero point for real 0) and cell_state
-// [batch * H] (start at 0) hold the initial state and receive the final one.
-// scratch: lstm_scratch_size(time, H) int16 values. `reverse` runs time backwards.
-template <typename Activation>
+// step). state [batch * H] (start at the state's zero point: the hidden zero point, or 0 for an
+// int16 state) and cell_state [batch * H] (start at 0) hold the initial state and receive the
+// final one. scratch: lstm_scratch_size(time, H) int16 values. `reverse` runs time backwards.
+template <typename Activation, typename State = Activation>
 Status lstm(const LstmParams& p, const LstmWeightsInt8& weights, TensorView<const Activation> input,
-            TensorView<Activation> output, Span<Activation> hidden_state,
+            TensorView<Activation> output, Span<detail::non_deduced_t<State>> state,
             Span<std::int16_t> cell_state, Span<std::int16_t> scratch, bool reverse = false) {
-  TSQ_RETURN_IF_ERROR(detail::check_lstm_weights<Activation>(p, weights));
+  TSQ_RETURN_IF_ERROR((detail::check_lstm_types<Activation, State>(p)));
+  TSQ_RETURN_IF_ERROR(detail::check_lstm_weights(p, weights));
   if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
     return shape_mismatch_error("LSTM input", input.shape(),
                                 Shape{input.rank() == 3 ? input.dim(0) : 1,
@@ -426,11 +493,12 @@ Status lstm(const LstmParams& p, const LstmWeightsInt8& weights, TensorView<cons
   const std::int32_t steps = input.dim(1);
   const Shape expected =
       output.rank() == 3 ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};
-  if (output.shape() != expected)
+  if (output.shape() != expected || output.stride(output.rank() - 1) != 1) {
     return shape_mismatch_error("LSTM output", output.shape(), expected);
+  }
   const std::size_t state_size =
       static_cast<std::size_t>(batches) * static_cast<std::size_t>(p.hidden_size);
-  if (hidden_state.size() != state_size || cell_state.size() != state_size) {
+  if (state.size() != state_size || cell_state.size() != state_size) {
     return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
         .append(state_size);
   }
@@ -441,10 +509,10 @@ Status lstm(const LstmParams& p, const LstmWeightsInt8& weights, TensorView<cons
   }
   if (p.rounding == RoundingMode::double_rounding) {
     detail::lstm_sequence<RoundingMode::double_rounding>(
-        p, weights, input, output, hidden_state.data(), cell_state.data(), scratch.data(), reverse);
+        p, weights, input, output, state.data(), cell_state.data(), scratch.data(), reverse);
   } else {
     detail::lstm_sequence<RoundingMode::single_rounding>(
-        p, weights, input, output, hidden_state.data(), cell_state.data(), scratch.data(), reverse);
+        p, weights, input, output, state.data(), cell_state.data(), scratch.data(), reverse);
   }
   return Status::ok();
 }
