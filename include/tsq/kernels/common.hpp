@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "tsq/core/status.hpp"
+#include "tsq/quant/fixed_point.hpp"
 #include "tsq/quant/quant_params.hpp"
 
 namespace tsq {
@@ -49,6 +50,14 @@ inline Result<ActivationRange> quantized_activation_range(FusedActivation activa
   }
   return range;
 }
+
+namespace detail {
+// The requantized value plus the output zero point. The multiply saturates at the int32 limits
+// for multipliers > 1; adding in 64 bits keeps that case free of overflow (the clamp follows).
+constexpr std::int32_t add_zero_point(std::int32_t value, std::int32_t zero_point) {
+  return saturate_to_int32(static_cast<std::int64_t>(value) + zero_point);
+}
+}  // namespace detail
 
 // The float kernels' clamp for the same activation.
 struct FloatActivationRange {

@@ -387,12 +387,6 @@ inline Status check_int16_bias(const char* op, Span<const std::int64_t> bias) {
   return Status::ok();
 }
 
-// The requantized value plus the output zero point. The multiply saturates at the int32 limits
-// for multipliers > 1; adding in 64 bits keeps that case free of overflow (the clamp follows).
-constexpr std::int32_t add_zero_point(std::int32_t value, std::int32_t zero_point) {
-  return saturate_to_int32(static_cast<std::int64_t>(value) + zero_point);
-}
-
 // The convolution loops, shared by int8 (int32 accumulator) and int16 (int64 accumulator).
 // `requantize(accumulator, channel)` adds the bias and returns the output before the clamp.
 template <typename Accumulator, typename Input, typename Requantize>

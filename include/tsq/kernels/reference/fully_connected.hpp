@@ -190,14 +190,17 @@ void fully_connected_int8(const FullyConnectedParams& params, std::int32_t batch
     const std::int8_t* row = input + static_cast<std::ptrdiff_t>(b) * params.input_depth;
     for (std::int32_t u = 0; u < params.units; ++u) {
       const std::int8_t* filter = weights + static_cast<std::ptrdiff_t>(u) * params.input_depth;
-      std::int32_t accumulator = bias != nullptr ? bias[u] : 0;
+      std::int32_t accumulator = 0;
       for (std::int32_t d = 0; d < params.input_depth; ++d) {
         accumulator += static_cast<std::int32_t>(filter[d]) * (row[d] - params.input_zero_point);
       }
+      // The products alone cannot overflow (kMaxAccumulationDepth); a bias that pushes the sum
+      // past int32 wraps as on TFLite-Micro's targets, without C++ undefined behaviour.
+      if (bias != nullptr) accumulator = wrapping_add(accumulator, bias[u]);
       const QuantizedMultiplier m =
           params.multipliers[per_channel ? static_cast<std::size_t>(u) : 0];
-      const std::int32_t value =
-          multiply_by_quantized_multiplier<Mode>(accumulator, m) + params.output_zero_point;
+      const std::int32_t value = detail::add_zero_point(
+          multiply_by_quantized_multiplier<Mode>(accumulator, m), params.output_zero_point);
       output[static_cast<std::ptrdiff_t>(b) * params.units + u] =
           static_cast<std::int8_t>(clamp(value, params.activation.min, params.activation.max));
     }
@@ -248,8 +251,8 @@ inline Status fully_connected(const FullyConnectedParams& params,
       }
       const QuantizedMultiplier m =
           params.multipliers[per_channel ? static_cast<std::size_t>(u) : 0];
-      const std::int32_t value =
-          multiply_by_quantized_multiplier_int64(accumulator, m) + params.output_zero_point;
+      const std::int32_t value = detail::add_zero_point(
+          multiply_by_quantized_multiplier_int64(accumulator, m), params.output_zero_point);
       output.data()[static_cast<std::ptrdiff_t>(b) * params.units + u] =
           static_cast<std::int16_t>(clamp(value, params.activation.min, params.activation.max));
     }
