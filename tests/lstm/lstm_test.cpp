@@ -87,7 +87,7 @@ std::vector<float> run_float(const RandomLstm& l, const std::vector<float>& x, s
 }
 
 template <typename State>
-std::vector<std::int8_t> run_int8_with(const tsq::QuantizedLstm& q,
+std::vector<std::int8_t> run_int8_with(const tsq::QuantizedLstm<>& q,
                                        const std::vector<std::int8_t>& x, std::int32_t batches,
                                        std::int32_t steps, bool reverse = false) {
   std::vector<std::int8_t> out(static_cast<std::size_t>(batches * steps * q.hidden_size));
@@ -95,7 +95,7 @@ std::vector<std::int8_t> run_int8_with(const tsq::QuantizedLstm& q,
   std::vector<State> h(static_cast<std::size_t>(batches * q.hidden_size),
                        static_cast<State>(q.int16_state ? 0 : q.hidden.zero_point));
   std::vector<std::int16_t> c(h.size(), 0);
-  std::vector<std::int16_t> scratch(tsq::lstm_scratch_size(steps, q.hidden_size));
+  std::vector<std::int32_t> scratch(tsq::lstm_scratch_size(steps, q.hidden_size));
   REQUIRE(tsq::reference::lstm<std::int8_t, State>(
               q.params, q.weights(),
               TensorView<const std::int8_t>(x.data(), Shape{batches, steps, q.input_size}),
@@ -105,7 +105,7 @@ std::vector<std::int8_t> run_int8_with(const tsq::QuantizedLstm& q,
   return out;
 }
 
-std::vector<std::int8_t> run_int8(const tsq::QuantizedLstm& q, const std::vector<std::int8_t>& x,
+std::vector<std::int8_t> run_int8(const tsq::QuantizedLstm<>& q, const std::vector<std::int8_t>& x,
                                   std::int32_t batches, std::int32_t steps, bool reverse = false) {
   return q.int16_state ? run_int8_with<std::int16_t>(q, x, batches, steps, reverse)
                        : run_int8_with<std::int8_t>(q, x, batches, steps, reverse);
@@ -113,11 +113,11 @@ std::vector<std::int8_t> run_int8(const tsq::QuantizedLstm& q, const std::vector
 
 // Runs the layer one step at a time (state kept by the caller) and compares every output.
 template <typename State>
-void check_streaming(const tsq::QuantizedLstm& q, const std::vector<std::int8_t>& xq,
+void check_streaming(const tsq::QuantizedLstm<>& q, const std::vector<std::int8_t>& xq,
                      const std::vector<std::int8_t>& window, std::int32_t batches,
                      std::int32_t steps) {
   const std::int32_t input_size = q.input_size, hidden_size = q.hidden_size;
-  std::vector<std::int16_t> scratch(tsq::lstm_step_scratch_size(hidden_size));
+  std::vector<std::int32_t> scratch(tsq::lstm_step_scratch_size(hidden_size));
   for (std::int32_t b = 0; b < batches; ++b) {
     std::vector<State> state(static_cast<std::size_t>(hidden_size),
                              static_cast<State>(q.int16_state ? 0 : q.hidden.zero_point));
@@ -158,7 +158,7 @@ TEST_CASE("LSTM int8: one and two hand-checked steps", "[lstm]") {
     std::vector<std::int8_t> x = {64};
     std::vector<std::int8_t> h = {0};
     std::vector<std::int16_t> c = {0};
-    std::vector<std::int16_t> scratch(tsq::lstm_step_scratch_size(1));
+    std::vector<std::int32_t> scratch(tsq::lstm_step_scratch_size(1));
     REQUIRE(
         tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, h, scratch)
             .is_ok());
@@ -189,7 +189,8 @@ TEST_CASE("LSTM int8: saturated gates", "[lstm]") {
   const auto params =
       tsq::prepare_lstm(q, layer.weights(), layer.multipliers, layer.biases).value();
   std::vector<std::int8_t> x = {127}, h = {0};
-  std::vector<std::int16_t> c = {0}, scratch(8);
+  std::vector<std::int16_t> c = {0};
+  std::vector<std::int32_t> scratch(8);
   for (int step = 0; step < 20; ++step) {
     REQUIRE(tsq::reference::lstm_step<std::int8_t>(params, layer.weights(), x, h, c, h, scratch)
                 .is_ok());
@@ -231,7 +232,7 @@ TEST_CASE("LSTM int8 vs float on random layers, both rounding modes", "[lstm]") 
     options.int16_state = (trial / 2) % 2 == 0;
     const auto quantized = tsq::quantize_lstm(l.weights(), ranges, options);
     REQUIRE(quantized.is_ok());
-    const tsq::QuantizedLstm& q = quantized.value();
+    const tsq::QuantizedLstm<>& q = quantized.value();
     std::vector<std::int8_t> xq(x.size());
     REQUIRE(tsq::quantize<std::int8_t>(x, xq, q.input).is_ok());
     // The float layer reads the same (dequantized) input, as the study's debugger does.
@@ -347,7 +348,7 @@ TEST_CASE("LSTM int16 (16x8) vs float", "[lstm]") {
   options.activation_type = DataType::int16;
   const auto quantized = tsq::quantize_lstm(l.weights(), ranges, options);
   REQUIRE(quantized.is_ok());
-  const tsq::QuantizedLstm& q = quantized.value();
+  const tsq::QuantizedLstm<>& q = quantized.value();
   CHECK(q.hidden.type == DataType::int16);
   std::vector<std::int16_t> xq(x.size());
   REQUIRE(tsq::quantize<std::int16_t>(x, xq, q.input).is_ok());
@@ -355,7 +356,8 @@ TEST_CASE("LSTM int16 (16x8) vs float", "[lstm]") {
       run_float(l, tsq_test::dequantize_all(xq, q.input), 1, steps);
   std::vector<std::int16_t> out(static_cast<std::size_t>(steps * hidden_size)),
       h(static_cast<std::size_t>(hidden_size), 0);
-  std::vector<std::int16_t> c(h.size(), 0), scratch(tsq::lstm_scratch_size(steps, hidden_size));
+  std::vector<std::int16_t> c(h.size(), 0);
+  std::vector<std::int32_t> scratch(tsq::lstm_scratch_size(steps, hidden_size));
   REQUIRE(tsq::reference::lstm<std::int16_t>(
               q.params, q.weights(),
               TensorView<const std::int16_t>(xq.data(), Shape{1, steps, input_size}),
@@ -435,7 +437,8 @@ TEST_CASE("Bidirectional LSTM: forward and reversed halves, float and int8", "[l
   std::vector<std::int8_t> out(both.size());
   REQUIRE(qf.int16_state);  // tsq's default: the state is int16, starting at 0
   std::vector<std::int16_t> hq(h.size(), 0);
-  std::vector<std::int16_t> cq(h.size(), 0), iscratch(tsq::lstm_scratch_size(steps, hidden_size));
+  std::vector<std::int16_t> cq(h.size(), 0);
+  std::vector<std::int32_t> iscratch(tsq::lstm_scratch_size(steps, hidden_size));
   const TensorView<const std::int8_t> qinput(xq.data(), Shape{batches, steps, input_size});
   REQUIRE(tsq::reference::bidirectional_lstm<std::int8_t, std::int16_t>(
               qf.params, qf.weights(), qb.params, qb.weights(), qinput,
@@ -560,7 +563,8 @@ TEST_CASE("LSTM validation errors", "[lstm]") {
 
   // Eval: wrong sizes, scratch too small.
   std::vector<std::int8_t> x = {1, 2}, h = {0};
-  std::vector<std::int16_t> c = {0}, scratch(8), small(7);
+  std::vector<std::int16_t> c = {0};
+  std::vector<std::int32_t> scratch(8), small(7);
   CHECK(tsq::reference::lstm_step<std::int8_t>(layer.params, layer.weights(), x, h, c, h, scratch)
             .code() == ErrorCode::shape_mismatch);
   x.resize(1);

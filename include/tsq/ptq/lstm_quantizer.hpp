@@ -18,6 +18,8 @@
 //    scale per gate: rows with small weights keep their resolution (mnist_lstm: rmse/scale
 //    0.725 -> 0.499, the largest single gain);
 //  - bias: int32 with scale S_x * S_W[row] (the same row's input-weight scale);
+//  - gate sums: the input and recurrent products of a gate are added in int32 and saturated once
+//    (TFLite saturates each to +-8 first, which breaks when both are large with opposite signs);
 //  - gate pre-activations: Q3.12 and gate outputs Q0.15, fixed by the int16 sigmoid/tanh tables.
 //    The pre-activation ranges are recorded and reported (a range beyond +-8 means saturated
 //    gates), but there is no other choice to make there.
@@ -39,13 +41,15 @@ namespace tsq {
 struct LstmQuantizerOptions {
   DataType activation_type = DataType::int8;  // int8: "8x8_16"; int16: "16x8"
   bool per_row_weight_scales = true;          // false: TFLite's one scale per gate
-  bool int16_state = true;  // int8 layers: int16 recurrent state (tsq's extension)
+  bool int16_state = true;              // int8 layers: int16 recurrent state (tsq's extension)
+  bool saturate_gate_products = false;  // true: TFLite's separate saturation of u and v
   RoundingMode rounding = RoundingMode::double_rounding;
   float cell_clip = 0.0f;
 };
 
 // A quantized LSTM layer with its own storage. Its params point into its vectors: copies would
 // point into the original, so the type is move-only (a move keeps the vectors' buffers).
+template <typename Weight = std::int8_t>
 class QuantizedLstm {
  public:
   QuantizedLstm() = default;
@@ -59,10 +63,11 @@ class QuantizedLstm {
   QuantParams input;
   QuantParams hidden;
   bool int16_state = false;  // the recurrent state is int16 (zero point 0, state_scale)
+  bool saturate_gate_products = true;
   float state_scale = 0.0f;
   float cell_scale = 0.0f;
-  std::vector<std::int8_t> input_weights;      // [4H, I]
-  std::vector<std::int8_t> recurrent_weights;  // [4H, H]
+  std::vector<Weight> input_weights;           // [4H, I]
+  std::vector<Weight> recurrent_weights;       // [4H, H]
   std::vector<std::int32_t> bias;              // [4H]
   std::vector<float> input_weight_scales;      // 4H or 4
   std::vector<float> recurrent_weight_scales;  // 4H or 4
@@ -70,11 +75,11 @@ class QuantizedLstm {
   std::vector<std::int32_t> bias_storage;
   LstmParams params;
 
-  LstmWeightsInt8 weights() const {
+  LstmIntegerWeights<Weight> weights() const {
     const std::int32_t rows = kLstmGateCount * hidden_size;
-    return LstmWeightsInt8{
-        TensorView<const std::int8_t>(input_weights.data(), Shape{rows, input_size}),
-        TensorView<const std::int8_t>(recurrent_weights.data(), Shape{rows, hidden_size}),
+    return LstmIntegerWeights<Weight>{
+        TensorView<const Weight>(input_weights.data(), Shape{rows, input_size}),
+        TensorView<const Weight>(recurrent_weights.data(), Shape{rows, hidden_size}),
         Span<const std::int32_t>(bias.data(), bias.size())};
   }
 
@@ -83,6 +88,7 @@ class QuantizedLstm {
     q.input = input;
     q.hidden = hidden;
     q.int16_state = int16_state;
+    q.saturate_gate_products = saturate_gate_products;
     q.state_scale = state_scale;
     q.cell_scale = cell_scale;
     q.input_weight_scales =
@@ -98,8 +104,9 @@ class QuantizedLstm {
 namespace detail {
 
 // Keras [depth, 4H] -> tsq rows [4H, depth], quantized symmetric per row (or per gate).
-inline Status quantize_lstm_matrix(const TensorView<const float>& keras, bool per_row,
-                                   std::vector<std::int8_t>& out, std::vector<float>& scales) {
+template <typename Weight>
+Status quantize_lstm_matrix(const TensorView<const float>& keras, bool per_row,
+                            std::vector<Weight>& out, std::vector<float>& scales) {
   const std::int32_t depth = keras.dim(0);
   const std::int32_t rows = keras.dim(1);
   std::vector<float> transposed(static_cast<std::size_t>(rows) * static_cast<std::size_t>(depth));
@@ -110,24 +117,28 @@ inline Status quantize_lstm_matrix(const TensorView<const float>& keras, bool pe
     }
   }
   out.assign(transposed.size(), 0);
+  const BitWidth width{static_cast<int>(8 * sizeof(Weight)), true, true};
   if (per_row) {
     scales.assign(static_cast<std::size_t>(rows), 0.0f);
     const std::int32_t dims[] = {rows, depth};
-    return quantize_per_channel<std::int8_t>(transposed, dims, 0, out, scales);
+    return quantize_per_channel<Weight>(transposed, dims, 0, out, scales, width);
   }
   // One scale per gate: the gate's H rows form one channel.
   const std::int32_t hidden = rows / kLstmGateCount;
   scales.assign(static_cast<std::size_t>(kLstmGateCount), 0.0f);
   const std::int32_t dims[] = {kLstmGateCount, hidden * depth};
-  return quantize_per_channel<std::int8_t>(transposed, dims, 0, out, scales);
+  return quantize_per_channel<Weight>(transposed, dims, 0, out, scales, width);
 }
 
 }  // namespace detail
 
 // Quantizes `weights` with the ranges in `ranges` (which must have seen at least one step).
-inline Result<QuantizedLstm> quantize_lstm(const floating::LstmWeights& weights,
-                                           const LstmRangeObserver& ranges,
-                                           const LstmQuantizerOptions& options = {}) {
+// Weight = std::int16_t gives 16-bit weights (mixed precision) for layers whose int8 weight
+// rounding error dominates (wide-range inputs, many units).
+template <typename Weight = std::int8_t>
+Result<QuantizedLstm<Weight>> quantize_lstm(const floating::LstmWeights& weights,
+                                            const LstmRangeObserver& ranges,
+                                            const LstmQuantizerOptions& options = {}) {
   TSQ_RETURN_IF_ERROR(floating::validate_lstm_weights(weights));
   for (const RangeObserver* r : {&ranges.input, &ranges.hidden, &ranges.cell}) {
     if (r->saw_non_finite) {
@@ -140,7 +151,7 @@ inline Result<QuantizedLstm> quantize_lstm(const floating::LstmWeights& weights,
   if (options.activation_type != DataType::int8 && options.activation_type != DataType::int16) {
     return Status::error(ErrorCode::unsupported_type, "LSTM activations must be int8 or int16");
   }
-  QuantizedLstm layer;
+  QuantizedLstm<Weight> layer;
   layer.input_size = weights.kernel.dim(0);
   layer.hidden_size = weights.recurrent_kernel.dim(0);
   const bool int16 = options.activation_type == DataType::int16;
@@ -163,6 +174,7 @@ inline Result<QuantizedLstm> quantize_lstm(const floating::LstmWeights& weights,
     layer.input.quant_min = layer.hidden.quant_min = -32768;
   }
   layer.cell_scale = cell_params->scale;
+  layer.saturate_gate_products = options.saturate_gate_products;
   if (options.int16_state && !int16) {
     const auto state_params =
         choose_symmetric_quant_params(ranges.hidden.min, ranges.hidden.max, width16);

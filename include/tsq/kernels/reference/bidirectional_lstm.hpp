@@ -14,12 +14,15 @@ namespace tsq {
 namespace reference {
 
 // hidden_state / cell_state hold [forward batch * H | backward batch * H]; scratch as for lstm().
-template <typename Activation, typename State = Activation>
-Status bidirectional_lstm(const LstmParams& forward, const LstmWeightsInt8& forward_weights,
-                          const LstmParams& backward, const LstmWeightsInt8& backward_weights,
-                          TensorView<const Activation> input, TensorView<Activation> output,
+template <typename Activation, typename State = Activation, typename Weight>
+Status bidirectional_lstm(const LstmParams& forward,
+                          const LstmIntegerWeights<Weight>& forward_weights,
+                          const LstmParams& backward,
+                          const LstmIntegerWeights<Weight>& backward_weights,
+                          TensorView<const detail::non_deduced_t<Activation>> input,
+                          TensorView<detail::non_deduced_t<Activation>> output,
                           Span<detail::non_deduced_t<State>> hidden_state,
-                          Span<std::int16_t> cell_state, Span<std::int16_t> scratch) {
+                          Span<std::int16_t> cell_state, Span<std::int32_t> scratch) {
   if (forward.hidden_size != backward.hidden_size || forward.input_size != backward.input_size) {
     return Status::error(ErrorCode::shape_mismatch,
                          "Bidirectional LSTM: both directions need the same sizes");

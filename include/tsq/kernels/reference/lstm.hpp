@@ -18,6 +18,7 @@
 //   u = sat16(round(M_x[r] * (b'[r] + sum_k W[r,k] x_k)))         M_x = S_x S_W[r] / 2^-12
 //   v = sat16(round(M_h[r] * (b''[r] + sum_k R[r,k] s_k)))        M_h = S_s S_R[r] / 2^-12
 //   a = sat16(u + v); i, f, o = sigmoid(a) and g = tanh(a) from the int16 tables (Q0.15)
+//   (TFLite saturates u and v to int16 before the sum; tsq's extension saturates only the sum)
 //   c = sat16(round(f c 2^-15)) + sat16(round(i g 2^-30 / 2^p)), saturated, optionally clipped
 //   h = clamp(Z_h + round(o tanh(c) 2^-30 / S_h)),  s = h or clamp(round(o tanh(c) 2^-30 / S_s))
 // where b' = b - Z_x sum_k W[r,k] and b'' = -Z_s sum_k R[r,k] fold the zero points at prepare
@@ -45,10 +46,15 @@ namespace tsq {
 
 // Everything prepare needs to know about a quantized LSTM layer.
 struct LstmQuantization {
-  QuantParams input;                          // int8, or int16 with zero point 0
-  QuantParams hidden;                         // the output: same type as input
-  bool int16_state = false;                   // tsq's extension (int8 layers only), see above
-  float state_scale = 0.0f;                   // scale of the int16 state (zero point 0)
+  QuantParams input;         // int8, or int16 with zero point 0
+  QuantParams hidden;        // the output: same type as input
+  bool int16_state = false;  // tsq's extension (int8 layers only), see above
+  float state_scale = 0.0f;  // scale of the int16 state (zero point 0)
+  // TFLite saturates the input and the recurrent product of a gate to int16 (Q3.12, +-8) each,
+  // then adds them: with large inputs (conv features in the hundreds) two saturated terms of
+  // opposite signs sum to nonsense. tsq's extension (false) adds them in int32 and saturates
+  // once; results are identical whenever neither term saturates.
+  bool saturate_gate_products = true;
   float cell_scale = 1.0f / 4096.0f;          // must be an exact power of two
   Span<const float> input_weight_scales;      // 4 (per gate) or 4H (per gate row)
   Span<const float> recurrent_weight_scales;  // 4 or 4H
@@ -56,19 +62,27 @@ struct LstmQuantization {
   RoundingMode rounding = RoundingMode::double_rounding;
 };
 
-struct LstmWeightsInt8 {
-  TensorView<const std::int8_t> input_weights;      // [4H, I]
-  TensorView<const std::int8_t> recurrent_weights;  // [4H, H]
-  Span<const std::int32_t> bias;                    // [4H], may be empty
+// Gate weights, rows gate-major (i, f, c, o). int8 is TFLite's scheme; int16 weights are tsq's
+// mixed-precision option for layers whose inputs have a wide dynamic range, where int8 weight
+// rounding dominates the error (int64 accumulators then).
+template <typename Weight>
+struct LstmIntegerWeights {
+  TensorView<const Weight> input_weights;      // [4H, I]
+  TensorView<const Weight> recurrent_weights;  // [4H, H]
+  Span<const std::int32_t> bias;               // [4H], may be empty
 };
+using LstmWeightsInt8 = LstmIntegerWeights<std::int8_t>;
+using LstmWeightsInt16 = LstmIntegerWeights<std::int16_t>;
 
 // Integers only: what eval reads.
 struct LstmParams {
   std::int32_t input_size = 0;
   std::int32_t hidden_size = 0;
   DataType state_type = DataType::int8;  // the recurrent state's element type
-  bool separate_state = false;           // state is an int16 copy, not the output itself
-  std::int32_t hidden_zero_point = 0;    // output
+  DataType weight_type = DataType::int8;
+  bool separate_state = false;         // state is an int16 copy, not the output itself
+  bool saturate_gate_products = true;  // TFLite's separate int16 saturation of u and v
+  std::int32_t hidden_zero_point = 0;  // output
   Span<const QuantizedMultiplier> input_multipliers;      // 4H
   Span<const QuantizedMultiplier> recurrent_multipliers;  // 4H
   Span<const std::int32_t> input_effective_bias;          // 4H: b - Z_x * row sums of W
@@ -92,7 +106,7 @@ constexpr std::size_t lstm_prepare_storage_size(std::int32_t hidden_size) {
   return 2 * kLstmGateCount * static_cast<std::size_t>(hidden_size > 0 ? hidden_size : 0);
 }
 
-// int16 scratch of one streaming step, and of a whole window of `steps` (the input products of
+// int32 scratch of one streaming step, and of a whole window of `steps` (the input products of
 // every step, computed before the recurrence, plus the step buffer).
 constexpr std::size_t lstm_step_scratch_size(std::int32_t hidden_size) {
   return 2 * kLstmGateCount * static_cast<std::size_t>(hidden_size > 0 ? hidden_size : 0);
@@ -136,9 +150,11 @@ inline float row_scale(Span<const float> scales, std::int32_t row, std::int32_t 
 
 // Validates and computes the integer params. `multiplier_storage` and `bias_storage` need
 // lstm_prepare_storage_size(H) entries each and must outlive the params.
-inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeightsInt8& weights,
-                                       Span<QuantizedMultiplier> multiplier_storage,
-                                       Span<std::int32_t> bias_storage) {
+template <typename Weight>
+Result<LstmParams> prepare_lstm(const LstmQuantization& q,
+                                const LstmIntegerWeights<Weight>& weights,
+                                Span<QuantizedMultiplier> multiplier_storage,
+                                Span<std::int32_t> bias_storage) {
   TSQ_RETURN_IF_ERROR(validate(q.input));
   TSQ_RETURN_IF_ERROR(validate(q.hidden));
   if (q.input.type != q.hidden.type ||
@@ -170,8 +186,9 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
   if (!std::isfinite(q.cell_clip) || q.cell_clip < 0.0f) {
     return Status::error(ErrorCode::invalid_argument, "LSTM cell clip must be finite and >= 0");
   }
-  const TensorView<const std::int8_t>& w = weights.input_weights;
-  const TensorView<const std::int8_t>& r = weights.recurrent_weights;
+  static_assert(sizeof(Weight) <= 2, "int8 or int16 weights");
+  const TensorView<const Weight>& w = weights.input_weights;
+  const TensorView<const Weight>& r = weights.recurrent_weights;
   if (r.rank() != 2 || r.dim(0) % kLstmGateCount != 0 || r.dim(0) / kLstmGateCount != r.dim(1) ||
       r.dim(1) < 1) {
     return shape_mismatch_error("LSTM recurrent weights", r.shape(),
@@ -184,9 +201,9 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
                                 Shape{rows, w.rank() == 2 ? w.dim(1) : 1});
   }
   const std::int32_t input_size = w.dim(1);
-  // An int16 state in an int8 layer keeps int32 accumulators: H * 128 * 32768 < 2^31.
+  // An int16 state with int8 weights keeps int32 accumulators: H * 128 * 32768 < 2^31.
   if (input_size > kMaxAccumulationDepth || hidden_size > kMaxAccumulationDepth ||
-      (q.int16_state && hidden_size > 511)) {
+      (q.int16_state && sizeof(Weight) == 1 && hidden_size > 511)) {
     return Status::error(ErrorCode::invalid_argument,
                          "LSTM input or hidden size exceeds the accumulator limit");
   }
@@ -285,6 +302,8 @@ inline Result<LstmParams> prepare_lstm(const LstmQuantization& q, const LstmWeig
   params.hidden_max = q.hidden.quant_max;
   params.state_type = q.int16_state ? DataType::int16 : q.hidden.type;
   params.separate_state = q.int16_state;
+  params.weight_type = data_type_of_v<Weight>;
+  params.saturate_gate_products = q.saturate_gate_products;
   params.state_multiplier = state.value();
   params.state_zero_point = state_zero_point;
   params.state_min = q.int16_state ? -32768 : q.hidden.quant_min;
@@ -304,16 +323,17 @@ struct non_deduced {
 template <typename T>
 using non_deduced_t = typename non_deduced<T>::type;
 
-// out[r] = sat16(M[r] * (bias[r] + sum_k weights[r, k] * x[k])) for the 4H gate rows. Wide: the
-// int64 accumulators and 16-bit multipliers of TFLite's 16x8 scheme; otherwise int32 and the
+// out[r] = M[r] * (bias[r] + sum_k weights[r, k] * x[k]) for the 4H gate rows, saturated to int16
+// in TFLite's scheme (`saturate`), or left in int32 so that only the gate's sum saturates. Wide:
+// the int64 accumulators and 16-bit multipliers of TFLite's 16x8 scheme; otherwise int32 and the
 // 32-bit multiply in the chosen rounding mode.
-template <RoundingMode Mode, bool Wide, typename Element>
-void lstm_gate_products(const std::int8_t* weights, std::int32_t depth, const Element* x,
+template <RoundingMode Mode, bool Wide, typename Weight, typename Element>
+void lstm_gate_products(const Weight* weights, std::int32_t depth, const Element* x,
                         Span<const std::int32_t> bias, Span<const QuantizedMultiplier> multipliers,
-                        std::int16_t* out) {
+                        bool saturate, std::int32_t* out) {
   const auto rows = static_cast<std::int32_t>(multipliers.size());
   for (std::int32_t r = 0; r < rows; ++r) {
-    const std::int8_t* row = weights + static_cast<std::ptrdiff_t>(r) * depth;
+    const Weight* row = weights + static_cast<std::ptrdiff_t>(r) * depth;
     const QuantizedMultiplier m = multipliers[static_cast<std::size_t>(r)];
     std::int32_t value = 0;
     if constexpr (Wide) {
@@ -327,7 +347,7 @@ void lstm_gate_products(const std::int8_t* weights, std::int32_t depth, const El
         accumulator += static_cast<std::int32_t>(row[k]) * x[k];
       value = multiply_by_quantized_multiplier<Mode>(accumulator, m);
     }
-    out[r] = saturate_to_int16(value);
+    out[r] = saturate ? saturate_to_int16(value) : value;
   }
 }
 
@@ -347,22 +367,27 @@ Status check_lstm_types(const LstmParams& p) {
 
 // The recurrent half of a step: `input_products` holds u for this step. Updates the state and
 // the cell and writes the step's output (which is the state itself unless separate_state).
-template <RoundingMode Mode, typename Activation, typename State>
-void lstm_recurrence(const LstmParams& p, const LstmWeightsInt8& weights,
-                     const std::int16_t* input_products, State* state, std::int16_t* cell,
-                     Activation* output, std::int16_t* gates) {
-  constexpr bool kWide = sizeof(Activation) == 2;
+template <RoundingMode Mode, typename Activation, typename State, typename Weight>
+void lstm_recurrence(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
+                     const std::int32_t* input_products, State* state, std::int16_t* cell,
+                     Activation* output, std::int32_t* gates) {
+  constexpr bool kWide = sizeof(Activation) == 2 || sizeof(Weight) == 2;
   const std::int32_t h = p.hidden_size;
   lstm_gate_products<Mode, kWide>(weights.recurrent_weights.data(), h, state,
-                                  p.recurrent_effective_bias, p.recurrent_multipliers, gates);
+                                  p.recurrent_effective_bias, p.recurrent_multipliers,
+                                  p.saturate_gate_products, gates);
   for (std::int32_t r = 0; r < kLstmGateCount * h; ++r) {
-    gates[r] = saturate_to_int16(static_cast<std::int32_t>(gates[r]) + input_products[r]);
+    gates[r] = saturate_to_int16(
+        saturate_to_int32(static_cast<std::int64_t>(gates[r]) + input_products[r]));
   }
   for (std::int32_t j = 0; j < h; ++j) {
-    const std::int32_t input_gate = fixed_point::sigmoid_q3_12(gates[j]);
-    const std::int32_t forget_gate = fixed_point::sigmoid_q3_12(gates[h + j]);
-    const std::int32_t cell_gate = fixed_point::tanh_int16(gates[2 * h + j], -12);
-    const std::int32_t output_gate = fixed_point::sigmoid_q3_12(gates[3 * h + j]);
+    const std::int32_t input_gate = fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[j]));
+    const std::int32_t forget_gate =
+        fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[h + j]));
+    const std::int32_t cell_gate =
+        fixed_point::tanh_int16(static_cast<std::int16_t>(gates[2 * h + j]), -12);
+    const std::int32_t output_gate =
+        fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[3 * h + j]));
     const std::int32_t kept = saturate_to_int16(
         multiply_by_quantized_multiplier<Mode>(forget_gate * cell[j], p.forget_cell_multiplier));
     const std::int32_t added = saturate_to_int16(
@@ -386,7 +411,12 @@ void lstm_recurrence(const LstmParams& p, const LstmWeightsInt8& weights,
   }
 }
 
-inline Status check_lstm_weights(const LstmParams& p, const LstmWeightsInt8& weights) {
+template <typename Weight>
+Status check_lstm_weights(const LstmParams& p, const LstmIntegerWeights<Weight>& weights) {
+  if (data_type_of_v<Weight> != p.weight_type) {
+    return Status::error(ErrorCode::unsupported_type, "LSTM weights are not ")
+        .append(data_type_name(p.weight_type));
+  }
   const std::int32_t rows = kLstmGateCount * p.hidden_size;
   if (weights.input_weights.shape() != Shape{rows, p.input_size}) {
     return shape_mismatch_error("LSTM input weights", weights.input_weights.shape(),
@@ -399,22 +429,23 @@ inline Status check_lstm_weights(const LstmParams& p, const LstmWeightsInt8& wei
   return Status::ok();
 }
 
-template <RoundingMode Mode, typename Activation, typename State>
-void lstm_sequence(const LstmParams& p, const LstmWeightsInt8& weights,
+template <RoundingMode Mode, typename Activation, typename State, typename Weight>
+void lstm_sequence(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
                    const TensorView<const Activation>& input, const TensorView<Activation>& output,
-                   State* state_data, std::int16_t* cell_state, std::int16_t* scratch,
+                   State* state_data, std::int16_t* cell_state, std::int32_t* scratch,
                    bool reverse) {
-  constexpr bool kWide = sizeof(Activation) == 2;
+  constexpr bool kWide = sizeof(Activation) == 2 || sizeof(Weight) == 2;
   const std::int32_t batches = input.dim(0);
   const std::int32_t steps = input.dim(1);
   const std::int32_t gate_rows = kLstmGateCount * p.hidden_size;
   const bool sequences = output.rank() == 3;
-  std::int16_t* gates = scratch + static_cast<std::ptrdiff_t>(steps) * gate_rows;
+  std::int32_t* gates = scratch + static_cast<std::ptrdiff_t>(steps) * gate_rows;
   for (std::int32_t b = 0; b < batches; ++b) {
     // The input products of every step first: one [steps, I] x [I, 4H] matrix product.
     for (std::int32_t t = 0; t < steps; ++t) {
       lstm_gate_products<Mode, kWide>(weights.input_weights.data(), p.input_size, &input(b, t, 0),
                                       p.input_effective_bias, p.input_multipliers,
+                                      p.saturate_gate_products,
                                       scratch + static_cast<std::ptrdiff_t>(t) * gate_rows);
     }
     State* state = state_data + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
@@ -435,12 +466,12 @@ namespace reference {
 
 // One time step of one batch row (streaming): x [I]; state [H] and cell [H] are updated in
 // place and output [H] receives the step's output (it may be the same span as the state when
-// the state is the output). scratch: lstm_step_scratch_size(H) int16 values.
-template <typename Activation, typename State = Activation>
-Status lstm_step(const LstmParams& p, const LstmWeightsInt8& weights,
+// the state is the output). scratch: lstm_step_scratch_size(H) int32 values.
+template <typename Activation, typename State = Activation, typename Weight>
+Status lstm_step(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
                  Span<const detail::non_deduced_t<Activation>> x,
                  Span<detail::non_deduced_t<State>> state, Span<std::int16_t> cell,
-                 Span<detail::non_deduced_t<Activation>> output, Span<std::int16_t> scratch) {
+                 Span<detail::non_deduced_t<Activation>> output, Span<std::int32_t> scratch) {
   TSQ_RETURN_IF_ERROR((detail::check_lstm_types<Activation, State>(p)));
   TSQ_RETURN_IF_ERROR(detail::check_lstm_weights(p, weights));
   const auto h = static_cast<std::size_t>(p.hidden_size);
@@ -453,21 +484,21 @@ Status lstm_step(const LstmParams& p, const LstmWeightsInt8& weights,
   if (scratch.size() < lstm_step_scratch_size(p.hidden_size)) {
     return Status::error(ErrorCode::buffer_too_small, "LSTM step scratch needs ")
         .append(lstm_step_scratch_size(p.hidden_size))
-        .append(" int16 values");
+        .append(" int32 values");
   }
-  constexpr bool kWide = sizeof(Activation) == 2;
-  std::int16_t* input_products = scratch.data();
-  std::int16_t* gates = scratch.data() + kLstmGateCount * p.hidden_size;
+  constexpr bool kWide = sizeof(Activation) == 2 || sizeof(Weight) == 2;
+  std::int32_t* input_products = scratch.data();
+  std::int32_t* gates = scratch.data() + kLstmGateCount * p.hidden_size;
   if (p.rounding == RoundingMode::double_rounding) {
     detail::lstm_gate_products<RoundingMode::double_rounding, kWide>(
         weights.input_weights.data(), p.input_size, x.data(), p.input_effective_bias,
-        p.input_multipliers, input_products);
+        p.input_multipliers, p.saturate_gate_products, input_products);
     detail::lstm_recurrence<RoundingMode::double_rounding>(p, weights, input_products, state.data(),
                                                            cell.data(), output.data(), gates);
   } else {
     detail::lstm_gate_products<RoundingMode::single_rounding, kWide>(
         weights.input_weights.data(), p.input_size, x.data(), p.input_effective_bias,
-        p.input_multipliers, input_products);
+        p.input_multipliers, p.saturate_gate_products, input_products);
     detail::lstm_recurrence<RoundingMode::single_rounding>(p, weights, input_products, state.data(),
                                                            cell.data(), output.data(), gates);
   }
@@ -477,11 +508,13 @@ Status lstm_step(const LstmParams& p, const LstmWeightsInt8& weights,
 // A window: input [batch, time, I]; output [batch, time, H] (every step) or [batch, H] (last
 // step). state [batch * H] (start at the state's zero point: the hidden zero point, or 0 for an
 // int16 state) and cell_state [batch * H] (start at 0) hold the initial state and receive the
-// final one. scratch: lstm_scratch_size(time, H) int16 values. `reverse` runs time backwards.
-template <typename Activation, typename State = Activation>
-Status lstm(const LstmParams& p, const LstmWeightsInt8& weights, TensorView<const Activation> input,
-            TensorView<Activation> output, Span<detail::non_deduced_t<State>> state,
-            Span<std::int16_t> cell_state, Span<std::int16_t> scratch, bool reverse = false) {
+// final one. scratch: lstm_scratch_size(time, H) int32 values. `reverse` runs time backwards.
+template <typename Activation, typename State = Activation, typename Weight>
+Status lstm(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
+            TensorView<const detail::non_deduced_t<Activation>> input,
+            TensorView<detail::non_deduced_t<Activation>> output,
+            Span<detail::non_deduced_t<State>> state, Span<std::int16_t> cell_state,
+            Span<std::int32_t> scratch, bool reverse = false) {
   TSQ_RETURN_IF_ERROR((detail::check_lstm_types<Activation, State>(p)));
   TSQ_RETURN_IF_ERROR(detail::check_lstm_weights(p, weights));
   if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
@@ -505,7 +538,7 @@ Status lstm(const LstmParams& p, const LstmWeightsInt8& weights, TensorView<cons
   if (scratch.size() < lstm_scratch_size(steps, p.hidden_size)) {
     return Status::error(ErrorCode::buffer_too_small, "LSTM scratch needs ")
         .append(lstm_scratch_size(steps, p.hidden_size))
-        .append(" int16 values");
+        .append(" int32 values");
   }
   if (p.rounding == RoundingMode::double_rounding) {
     detail::lstm_sequence<RoundingMode::double_rounding>(
