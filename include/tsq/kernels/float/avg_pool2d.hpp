@@ -28,7 +28,8 @@ inline Status avg_pool2d(const Pool2DWindow& window, FusedActivation activation,
   for (std::int32_t b = 0; b < g.output.batch; ++b) {
     for (std::int32_t out_y = 0; out_y < g.output.height; ++out_y) {
       for (std::int32_t out_x = 0; out_x < g.output.width; ++out_x) {
-        const detail::Pool2DWindowBounds w = detail::pool2d_window_bounds(g, out_y, out_x);
+        const tsq::detail::Pool2DWindowBounds w =
+            tsq::detail::pool2d_window_bounds(g, out_y, out_x);
         const auto count = static_cast<float>((w.y_end - w.y_begin) * (w.x_end - w.x_begin));
         for (std::int32_t c = 0; c < g.output.channels; ++c) {
           float sum = 0.0f;
