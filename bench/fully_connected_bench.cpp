@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: Apache-2.0
+// FullyConnected (int8, int16, float, hybrid): a GEMV, an LSTM's input projection over 112 steps
+// and the memory-bound 62336 -> 128 layer (8 MB of int8 weights, 32 MB in float).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "tsq/kernels/float/fully_connected.hpp"
+#include "tsq/kernels/hybrid/fully_connected.hpp"
+#include "tsq/kernels/reference/fully_connected.hpp"
+
+namespace tsq_bench {
+namespace {
+
+struct FullyConnectedShape {
+  std::string name;
+  std::int32_t batches;
+  std::int32_t input_depth;
+  std::int32_t units;
+};
+
+const FullyConnectedShape kShapes[] = {
+    {"fc_gemv", 1, 384, 512},
+    {"fc_time", 112, 384, 512},
+    {"fc_big", 1, 62336, 128},
+};
+
+struct FullyConnectedCase {
+  explicit FullyConnectedCase(const FullyConnectedShape& shape);
+
+  tsq::Shape input_shape, weights_shape, output_shape;
+  double macs = 0;
+  std::vector<float> input, weights, bias, output;
+  QuantizedWeights quantized;  // int8 per unit, shared by int8, int16 and hybrid
+  std::vector<std::int8_t> input8, output8;
+  std::vector<std::int32_t> bias32;
+  std::vector<tsq::QuantizedMultiplier> multipliers8;
+  tsq::FullyConnectedParams params8;
+  std::vector<std::int16_t> input16, output16;
+  std::vector<std::int64_t> bias64;
+  std::vector<tsq::QuantizedMultiplier> multipliers16;
+  tsq::FullyConnectedParams params16;
+  std::vector<std::int32_t> row_sums;
+  tsq::hybrid::FullyConnectedParams hybrid_params;
+  std::vector<std::int8_t> hybrid_scratch;
+  std::vector<float> hybrid_output;
+
+  // Bytes per activation, weight and bias element of the flavour.
+  Work work(double activation_bytes, double weight_bytes, double bias_bytes) const {
+    return Work{macs, static_cast<double>(output.size()),
+                activation_bytes * static_cast<double>(input.size() + output.size()) +
+                    weight_bytes * static_cast<double>(weights.size()) +
+                    bias_bytes * static_cast<double>(bias.size())};
+  }
+};
+
+FullyConnectedCase::FullyConnectedCase(const FullyConnectedShape& shape) {
+  Rng rng = make_rng("fully_connected/" + shape.name);
+  input_shape = tsq::Shape{shape.batches, shape.input_depth};
+  weights_shape = tsq::Shape{shape.units, shape.input_depth};
+  output_shape = tsq::Shape{shape.batches, shape.units};
+  macs = static_cast<double>(shape.batches) * shape.input_depth * shape.units;
+  input = uniform_floats(rng, input_shape.element_count(), -1.0f, 1.0f);
+  weights = random_weights(rng, weights_shape.element_count(), shape.input_depth);
+  bias = uniform_floats(rng, static_cast<std::size_t>(shape.units), -0.1f, 0.1f);
+  output.resize(output_shape.element_count());
+  check(tsq::floating::fully_connected(tsq::FusedActivation::none, in(input, input_shape),
+                                       in(weights, weights_shape), bias, out(output, output_shape)),
+        "float fully_connected");
+  quantized = quantize_weights(weights, static_cast<std::size_t>(shape.units), false);
+
+  tsq::FullyConnectedQuantization q;
+  q.input_shape = input_shape;
+  q.weights_shape = weights_shape;
+  q.weight_scales = quantized.scales;
+  q.input = int8_params(input);
+  q.output = int8_params(output);
+  input8 = quantize_all<std::int8_t>(input, q.input);
+  output8.resize(output.size());
+  bias32 = bias_int32(bias, q.input.scale, quantized.scales);
+  multipliers8.resize(quantized.scales.size());
+  params8 = take(tsq::prepare_fully_connected(q, multipliers8), "prepare_fully_connected int8");
+
+  q.input = int16_params(input);
+  q.output = int16_params(output);
+  input16 = quantize_all<std::int16_t>(input, q.input);
+  output16.resize(output.size());
+  bias64 = bias_int64(bias, q.input.scale, quantized.scales);
+  multipliers16.resize(quantized.scales.size());
+  params16 = take(tsq::prepare_fully_connected(q, multipliers16), "prepare_fully_connected int16");
+
+  row_sums.resize(static_cast<std::size_t>(shape.units));
+  hybrid_params = take(
+      tsq::hybrid::prepare_fully_connected(in(quantized.values, weights_shape), quantized.scales,
+                                           tsq::FusedActivation::none, row_sums),
+      "hybrid prepare_fully_connected");
+  hybrid_scratch.resize(tsq::hybrid::fully_connected_scratch_size(shape.input_depth));
+  hybrid_output.resize(output.size());
+}
+
+void add_fully_connected(const FullyConnectedShape& shape) {
+  add("fully_connected", "int8", shape.name, [shape](benchmark::State& state) {
+    FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
+    const auto input = in(c.input8, c.input_shape);
+    const auto weights = in(c.quantized.values, c.weights_shape);
+    const auto output = out(c.output8, c.output_shape);
+    const tsq::Span<const std::int32_t> bias(c.bias32);
+    time_eval(state, c.work(1, 1, 4), [&] {
+      return tsq::reference::fully_connected(c.params8, input, weights, bias, output);
+    });
+  });
+  add("fully_connected", "int16", shape.name, [shape](benchmark::State& state) {
+    FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
+    const auto input = in(c.input16, c.input_shape);
+    const auto weights = in(c.quantized.values, c.weights_shape);
+    const auto output = out(c.output16, c.output_shape);
+    const tsq::Span<const std::int64_t> bias(c.bias64);
+    time_eval(state, c.work(2, 1, 8), [&] {
+      return tsq::reference::fully_connected(c.params16, input, weights, bias, output);
+    });
+  });
+  add("fully_connected", "float", shape.name, [shape](benchmark::State& state) {
+    FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
+    const auto input = in(c.input, c.input_shape);
+    const auto weights = in(c.weights, c.weights_shape);
+    const auto output = out(c.output, c.output_shape);
+    const tsq::Span<const float> bias(c.bias);
+    time_eval(state, c.work(4, 4, 4), [&] {
+      return tsq::floating::fully_connected(tsq::FusedActivation::none, input, weights, bias,
+                                            output);
+    });
+  });
+  add("fully_connected", "hybrid", shape.name, [shape](benchmark::State& state) {
+    FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
+    const auto input = in(c.input, c.input_shape);
+    const auto weights = in(c.quantized.values, c.weights_shape);
+    const auto output = out(c.hybrid_output, c.output_shape);
+    const tsq::Span<const float> bias(c.bias);
+    const tsq::Span<std::int8_t> scratch(c.hybrid_scratch);
+    time_eval(state, c.work(4, 1, 4), [&] {
+      return tsq::hybrid::fully_connected(c.hybrid_params, input, weights, bias, output, scratch);
+    });
+  });
+}
+
+}  // namespace
+
+void register_fully_connected() {
+  for (const FullyConnectedShape& shape : kShapes) add_fully_connected(shape);
+}
+
+}  // namespace tsq_bench

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: Apache-2.0
+// Softmax over the last axis in float32, numerically stable (the row maximum is subtracted
+// before exponentiating, so no exp overflows):
+//   y[c] = exp(beta * (x[c] - max)) / sum_k exp(beta * (x[k] - max))
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "tsq/core/status.hpp"
+#include "tsq/tensor/tensor_view.hpp"
+
+namespace tsq {
+namespace floating {
+
+inline Status softmax(float beta, TensorView<const float> input, TensorView<float> output) {
+  if (!std::isfinite(beta) || !(beta > 0.0f)) {
+    return Status::error(ErrorCode::invalid_argument, "Softmax beta must be finite and > 0");
+  }
+  if (input.rank() < 1) {
+    return Status::error(ErrorCode::shape_mismatch, "Softmax needs a tensor of rank >= 1");
+  }
+  if (output.shape() != input.shape()) {
+    return shape_mismatch_error("Softmax output", output.shape(), input.shape());
+  }
+  if (!input.is_contiguous() || !output.is_contiguous()) {
+    return Status::error(ErrorCode::invalid_argument, "Softmax needs contiguous tensors");
+  }
+  const std::int32_t depth = input.dim(input.rank() - 1);
+  const std::size_t rows = depth > 0 ? input.element_count() / static_cast<std::size_t>(depth) : 0;
+  for (std::size_t row = 0; row < rows; ++row) {
+    const float* x = input.data() + row * static_cast<std::size_t>(depth);
+    float* y = output.data() + row * static_cast<std::size_t>(depth);
+    float max_value = x[0];
+    for (std::int32_t c = 1; c < depth; ++c) max_value = x[c] > max_value ? x[c] : max_value;
+    float sum = 0.0f;
+    for (std::int32_t c = 0; c < depth; ++c) {
+      y[c] = std::exp((x[c] - max_value) * beta);
+      sum += y[c];
+    }
+    for (std::int32_t c = 0; c < depth; ++c) y[c] /= sum;
+  }
+  return Status::ok();
+}
+
+}  // namespace floating
+}  // namespace tsq

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// DEQUANTIZE int8 / uint8 / int16 -> float32: the model's float output edge (spec 1.3).
+//
+//   r = S * (q - Z)   in float32 (one correctly rounded product, as TFLite's Dequantize)
+//
+// The integer path ends here for a model with float32 outputs (FIQ with float I/O); the result
+// is float by definition. On an FPU-less target this runs in soft float, once per output.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tsq/core/data_type.hpp"
+#include "tsq/core/status.hpp"
+#include "tsq/quant/quant_params.hpp"
+#include "tsq/quant/quantize.hpp"
+#include "tsq/tensor/tensor_view.hpp"
+
+namespace tsq {
+
+struct DequantizeQuantization {
+  Shape shape;  // input and output
+  QuantParams input;
+};
+
+// The input's quantization, validated (float scale: DEQUANTIZE is a float-edge kernel).
+struct DequantizeParams {
+  Shape shape;
+  QuantParams input;
+};
+
+inline Result<DequantizeParams> prepare_dequantize(const DequantizeQuantization& q) {
+  for (int axis = 0; axis < q.shape.rank(); ++axis) {
+    if (q.shape[axis] < 0) {
+      return Status::error(ErrorCode::shape_mismatch, "Dequantize shape has a negative dimension");
+    }
+  }
+  TSQ_RETURN_IF_ERROR(validate(q.input));
+  if (q.input.type != DataType::int8 && q.input.type != DataType::uint8 &&
+      q.input.type != DataType::int16) {
+    return Status::error(ErrorCode::unsupported_type, "Dequantize reads int8, uint8 or int16, not ")
+        .append(data_type_name(q.input.type));
+  }
+  return DequantizeParams{q.shape, q.input};
+}
+
+namespace detail {
+
+template <typename T>
+Status dequantize_kernel(const DequantizeParams& params, const TensorView<const T>& input,
+                         const TensorView<float>& output) {
+  if (params.input.type != data_type_of_v<T>) {
+    return Status::error(ErrorCode::unsupported_type, "Dequantize was prepared for ")
+        .append(data_type_name(params.input.type));
+  }
+  if (input.shape() != params.shape || output.shape() != params.shape) {
+    Status status = Status::error(ErrorCode::shape_mismatch, "Dequantize: input ");
+    append_shape(status, input.shape()).append(" and output ");
+    append_shape(status, output.shape()).append(" must have the prepared shape ");
+    append_shape(status, params.shape);
+    return status;
+  }
+  if (!input.is_contiguous() || !output.is_contiguous()) {
+    return Status::error(ErrorCode::invalid_argument, "Dequantize needs contiguous tensors");
+  }
+  const std::size_t count = input.element_count();
+  for (std::size_t i = 0; i < count; ++i) {
+    output.data()[i] = tsq::dequantize(input.data()[i], params.input);
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
+
+namespace reference {
+
+inline Status dequantize(const DequantizeParams& params, TensorView<const std::int8_t> input,
+                         TensorView<float> output) {
+  return tsq::detail::dequantize_kernel(params, input, output);
+}
+
+inline Status dequantize(const DequantizeParams& params, TensorView<const std::uint8_t> input,
+                         TensorView<float> output) {
+  return tsq::detail::dequantize_kernel(params, input, output);
+}
+
+inline Status dequantize(const DequantizeParams& params, TensorView<const std::int16_t> input,
+                         TensorView<float> output) {
+  return tsq::detail::dequantize_kernel(params, input, output);
+}
+
+}  // namespace reference
+}  // namespace tsq
