@@ -3,8 +3,9 @@
 // int16 input and hidden state ("16x8"), and tsq's extension of 8x8_16 that keeps the recurrent
 // hidden state in int16 while the layer's input and output stay int8.
 //
-//   weights    input [4H, I] and recurrent [4H, H] int8, rows gate-major (i, f, c, o), symmetric;
-//              one scale per gate (TFLite) or one per gate row (tsq's own quantization)
+//   weights    input [4H, I] and recurrent [4H, H], rows gate-major (i, f, c, o), symmetric int8
+//              (or int16: tsq's mixed precision, int64 accumulators and the 16-bit multiply of
+//              spec 2.5); one scale per gate (TFLite) or one per gate row (tsq's quantization)
 //   bias       int32 [4H], scale S_x * S_W[row]
 //   input x    int8 (any zero point) or int16 (zero point 0)
 //   hidden h   the layer's output, same type as x; in TFLite's scheme also the recurrent state
