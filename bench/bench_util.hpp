@@ -20,6 +20,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@
 #include "tsq/core/span.hpp"
 #include "tsq/core/status.hpp"
 #include "tsq/quant/choose_params.hpp"
+#include "tsq/quant/multiplier.hpp"
 #include "tsq/quant/quant_params.hpp"
 #include "tsq/quant/quantize.hpp"
 #include "tsq/tensor/shape.hpp"
@@ -103,6 +105,24 @@ inline void set_counters(benchmark::State& state, const Work& work) {
   }
   state.counters["elements"] = work.elements;
   state.SetBytesProcessed(static_cast<std::int64_t>(work.bytes * iterations));
+}
+
+// The Work of a layer with weights: its MACs and output elements, and the bytes of its input,
+// output, weights and bias at the flavour's element sizes.
+struct LayerSizes {
+  double macs = 0;
+  std::size_t input = 0;
+  std::size_t output = 0;
+  std::size_t weights = 0;
+  std::size_t bias = 0;
+};
+
+inline Work layer_work(const LayerSizes& sizes, double activation_bytes, double weight_bytes,
+                       double bias_bytes) {
+  return Work{sizes.macs, static_cast<double>(sizes.output),
+              activation_bytes * static_cast<double>(sizes.input + sizes.output) +
+                  weight_bytes * static_cast<double>(sizes.weights) +
+                  bias_bytes * static_cast<double>(sizes.bias)};
 }
 
 // Runs `eval` (returning tsq::Status) once untimed, to check it succeeds, then in the timed loop.
@@ -237,5 +257,38 @@ inline std::vector<std::int64_t> bias_int64(const std::vector<float>& bias, floa
   }
   return quantized;
 }
+
+// The integer activations of a layer with weights, as the converter makes them from the float
+// model's input, output and bias: int8 (asymmetric, int32 bias) or int16 (symmetric, int64
+// bias) parameters from the observed ranges, the quantized input, an output buffer, the bias at
+// S_in * S_w[c], and the multiplier storage that prepare fills.
+template <typename Activation>
+struct QuantizedActivations {
+  static_assert(sizeof(Activation) == 1 || sizeof(Activation) == 2, "int8 or int16");
+  using Bias = std::conditional_t<sizeof(Activation) == 1, std::int32_t, std::int64_t>;
+
+  tsq::QuantParams input_params, output_params;
+  std::vector<Activation> input, output;
+  std::vector<Bias> bias;
+  std::vector<tsq::QuantizedMultiplier> multipliers;
+
+  QuantizedActivations() = default;
+  QuantizedActivations(const std::vector<float>& float_input,
+                       const std::vector<float>& float_output, const std::vector<float>& float_bias,
+                       const std::vector<float>& weight_scales) {
+    if constexpr (sizeof(Activation) == 1) {
+      input_params = int8_params(float_input);
+      output_params = int8_params(float_output);
+      bias = bias_int32(float_bias, input_params.scale, weight_scales);
+    } else {
+      input_params = int16_params(float_input);
+      output_params = int16_params(float_output);
+      bias = bias_int64(float_bias, input_params.scale, weight_scales);
+    }
+    input = quantize_all<Activation>(float_input, input_params);
+    output.resize(float_output.size());
+    multipliers.resize(weight_scales.size());
+  }
+};
 
 }  // namespace tsq_bench

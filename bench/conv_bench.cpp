@@ -40,13 +40,9 @@ struct ConvCase {
   // The float model; its output range sets the integer output parameters.
   std::vector<float> input, filter, bias, output;
   QuantizedWeights weights;  // int8 per output channel, shared by int8, int16 and hybrid
-  std::vector<std::int8_t> input8, output8;
-  std::vector<std::int32_t> bias32;
-  std::vector<tsq::QuantizedMultiplier> multipliers8;
+  QuantizedActivations<std::int8_t> int8;
   tsq::Conv2DParams params8;
-  std::vector<std::int16_t> input16, output16;
-  std::vector<std::int64_t> bias64;
-  std::vector<tsq::QuantizedMultiplier> multipliers16;
+  QuantizedActivations<std::int16_t> int16;
   tsq::Conv2DParams params16;
   tsq::hybrid::Conv2DParams hybrid_params;
   std::vector<std::int8_t> hybrid_scratch;
@@ -54,10 +50,8 @@ struct ConvCase {
 
   // Bytes per activation, filter and bias element of the flavour.
   Work work(double activation_bytes, double filter_bytes, double bias_bytes) const {
-    return Work{macs, static_cast<double>(output.size()),
-                activation_bytes * static_cast<double>(input.size() + output.size()) +
-                    filter_bytes * static_cast<double>(filter.size()) +
-                    bias_bytes * static_cast<double>(bias.size())};
+    return layer_work({macs, input.size(), output.size(), filter.size(), bias.size()},
+                      activation_bytes, filter_bytes, bias_bytes);
   }
 };
 
@@ -81,21 +75,15 @@ ConvCase::ConvCase(const ConvShape& shape) {
   q.filter_shape = shape.filter;
   q.filter_scales = weights.scales;
   q.options = options;
-  q.input = int8_params(input);
-  q.output = int8_params(output);
-  input8 = quantize_all<std::int8_t>(input, q.input);
-  output8.resize(output.size());
-  bias32 = bias_int32(bias, q.input.scale, weights.scales);
-  multipliers8.resize(weights.scales.size());
-  params8 = take(tsq::prepare_conv2d(q, multipliers8), "prepare_conv2d int8");
+  int8 = QuantizedActivations<std::int8_t>(input, output, bias, weights.scales);
+  q.input = int8.input_params;
+  q.output = int8.output_params;
+  params8 = take(tsq::prepare_conv2d(q, int8.multipliers), "prepare_conv2d int8");
 
-  q.input = int16_params(input);
-  q.output = int16_params(output);
-  input16 = quantize_all<std::int16_t>(input, q.input);
-  output16.resize(output.size());
-  bias64 = bias_int64(bias, q.input.scale, weights.scales);
-  multipliers16.resize(weights.scales.size());
-  params16 = take(tsq::prepare_conv2d(q, multipliers16), "prepare_conv2d int16");
+  int16 = QuantizedActivations<std::int16_t>(input, output, bias, weights.scales);
+  q.input = int16.input_params;
+  q.output = int16.output_params;
+  params16 = take(tsq::prepare_conv2d(q, int16.multipliers), "prepare_conv2d int16");
 
   hybrid_params =
       take(tsq::hybrid::prepare_conv2d(shape.input, shape.filter, weights.scales, options),
@@ -107,19 +95,19 @@ ConvCase::ConvCase(const ConvShape& shape) {
 void add_conv2d(const ConvShape& shape) {
   add("conv2d", "int8", shape.name, [shape](benchmark::State& state) {
     ConvCase& c = cached<ConvCase>(shape);
-    const auto input = in(c.input8, shape.input);
+    const auto input = in(c.int8.input, shape.input);
     const auto filter = in(c.weights.values, shape.filter);
-    const auto output = out(c.output8, c.output_shape);
-    const tsq::Span<const std::int32_t> bias(c.bias32);
+    const auto output = out(c.int8.output, c.output_shape);
+    const tsq::Span<const std::int32_t> bias(c.int8.bias);
     time_eval(state, c.work(1, 1, 4),
               [&] { return tsq::reference::conv2d(c.params8, input, filter, bias, output); });
   });
   add("conv2d", "int16", shape.name, [shape](benchmark::State& state) {
     ConvCase& c = cached<ConvCase>(shape);
-    const auto input = in(c.input16, shape.input);
+    const auto input = in(c.int16.input, shape.input);
     const auto filter = in(c.weights.values, shape.filter);
-    const auto output = out(c.output16, c.output_shape);
-    const tsq::Span<const std::int64_t> bias(c.bias64);
+    const auto output = out(c.int16.output, c.output_shape);
+    const tsq::Span<const std::int64_t> bias(c.int16.bias);
     time_eval(state, c.work(2, 1, 8),
               [&] { return tsq::reference::conv2d(c.params16, input, filter, bias, output); });
   });
@@ -170,17 +158,13 @@ struct DepthwiseCase {
   double macs = 0;
   std::vector<float> input, filter, bias, output;
   QuantizedWeights weights;
-  std::vector<std::int8_t> input8, output8;
-  std::vector<std::int32_t> bias32;
-  std::vector<tsq::QuantizedMultiplier> multipliers8;
+  QuantizedActivations<std::int8_t> int8;
   tsq::DepthwiseConv2DParams params8;
 
   // Bytes per activation, filter and bias element of the flavour.
   Work work(double activation_bytes, double filter_bytes, double bias_bytes) const {
-    return Work{macs, static_cast<double>(output.size()),
-                activation_bytes * static_cast<double>(input.size() + output.size()) +
-                    filter_bytes * static_cast<double>(filter.size()) +
-                    bias_bytes * static_cast<double>(bias.size())};
+    return layer_work({macs, input.size(), output.size(), filter.size(), bias.size()},
+                      activation_bytes, filter_bytes, bias_bytes);
   }
 };
 
@@ -206,22 +190,19 @@ DepthwiseCase::DepthwiseCase(const DepthwiseShape& shape) {
   q.filter_shape = shape.filter;
   q.filter_scales = weights.scales;
   q.options = options;
-  q.input = int8_params(input);
-  q.output = int8_params(output);
-  input8 = quantize_all<std::int8_t>(input, q.input);
-  output8.resize(output.size());
-  bias32 = bias_int32(bias, q.input.scale, weights.scales);
-  multipliers8.resize(weights.scales.size());
-  params8 = take(tsq::prepare_depthwise_conv2d(q, multipliers8), "prepare_depthwise_conv2d");
+  int8 = QuantizedActivations<std::int8_t>(input, output, bias, weights.scales);
+  q.input = int8.input_params;
+  q.output = int8.output_params;
+  params8 = take(tsq::prepare_depthwise_conv2d(q, int8.multipliers), "prepare_depthwise_conv2d");
 }
 
 void add_depthwise_conv2d(const DepthwiseShape& shape) {
   add("depthwise_conv2d", "int8", shape.name, [shape](benchmark::State& state) {
     DepthwiseCase& c = cached<DepthwiseCase>(shape);
-    const auto input = in(c.input8, shape.input);
+    const auto input = in(c.int8.input, shape.input);
     const auto filter = in(c.weights.values, shape.filter);
-    const auto output = out(c.output8, c.output_shape);
-    const tsq::Span<const std::int32_t> bias(c.bias32);
+    const auto output = out(c.int8.output, c.output_shape);
+    const tsq::Span<const std::int32_t> bias(c.int8.bias);
     time_eval(state, c.work(1, 1, 4), [&] {
       return tsq::reference::depthwise_conv2d(c.params8, input, filter, bias, output);
     });

@@ -34,13 +34,9 @@ struct FullyConnectedCase {
   double macs = 0;
   std::vector<float> input, weights, bias, output;
   QuantizedWeights quantized;  // int8 per unit, shared by int8, int16 and hybrid
-  std::vector<std::int8_t> input8, output8;
-  std::vector<std::int32_t> bias32;
-  std::vector<tsq::QuantizedMultiplier> multipliers8;
+  QuantizedActivations<std::int8_t> int8;
   tsq::FullyConnectedParams params8;
-  std::vector<std::int16_t> input16, output16;
-  std::vector<std::int64_t> bias64;
-  std::vector<tsq::QuantizedMultiplier> multipliers16;
+  QuantizedActivations<std::int16_t> int16;
   tsq::FullyConnectedParams params16;
   std::vector<std::int32_t> row_sums;
   tsq::hybrid::FullyConnectedParams hybrid_params;
@@ -49,10 +45,8 @@ struct FullyConnectedCase {
 
   // Bytes per activation, weight and bias element of the flavour.
   Work work(double activation_bytes, double weight_bytes, double bias_bytes) const {
-    return Work{macs, static_cast<double>(output.size()),
-                activation_bytes * static_cast<double>(input.size() + output.size()) +
-                    weight_bytes * static_cast<double>(weights.size()) +
-                    bias_bytes * static_cast<double>(bias.size())};
+    return layer_work({macs, input.size(), output.size(), weights.size(), bias.size()},
+                      activation_bytes, weight_bytes, bias_bytes);
   }
 };
 
@@ -75,21 +69,16 @@ FullyConnectedCase::FullyConnectedCase(const FullyConnectedShape& shape) {
   q.input_shape = input_shape;
   q.weights_shape = weights_shape;
   q.weight_scales = quantized.scales;
-  q.input = int8_params(input);
-  q.output = int8_params(output);
-  input8 = quantize_all<std::int8_t>(input, q.input);
-  output8.resize(output.size());
-  bias32 = bias_int32(bias, q.input.scale, quantized.scales);
-  multipliers8.resize(quantized.scales.size());
-  params8 = take(tsq::prepare_fully_connected(q, multipliers8), "prepare_fully_connected int8");
+  int8 = QuantizedActivations<std::int8_t>(input, output, bias, quantized.scales);
+  q.input = int8.input_params;
+  q.output = int8.output_params;
+  params8 = take(tsq::prepare_fully_connected(q, int8.multipliers), "prepare_fully_connected int8");
 
-  q.input = int16_params(input);
-  q.output = int16_params(output);
-  input16 = quantize_all<std::int16_t>(input, q.input);
-  output16.resize(output.size());
-  bias64 = bias_int64(bias, q.input.scale, quantized.scales);
-  multipliers16.resize(quantized.scales.size());
-  params16 = take(tsq::prepare_fully_connected(q, multipliers16), "prepare_fully_connected int16");
+  int16 = QuantizedActivations<std::int16_t>(input, output, bias, quantized.scales);
+  q.input = int16.input_params;
+  q.output = int16.output_params;
+  params16 =
+      take(tsq::prepare_fully_connected(q, int16.multipliers), "prepare_fully_connected int16");
 
   row_sums.resize(static_cast<std::size_t>(shape.units));
   hybrid_params = take(
@@ -103,20 +92,20 @@ FullyConnectedCase::FullyConnectedCase(const FullyConnectedShape& shape) {
 void add_fully_connected(const FullyConnectedShape& shape) {
   add("fully_connected", "int8", shape.name, [shape](benchmark::State& state) {
     FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
-    const auto input = in(c.input8, c.input_shape);
+    const auto input = in(c.int8.input, c.input_shape);
     const auto weights = in(c.quantized.values, c.weights_shape);
-    const auto output = out(c.output8, c.output_shape);
-    const tsq::Span<const std::int32_t> bias(c.bias32);
+    const auto output = out(c.int8.output, c.output_shape);
+    const tsq::Span<const std::int32_t> bias(c.int8.bias);
     time_eval(state, c.work(1, 1, 4), [&] {
       return tsq::reference::fully_connected(c.params8, input, weights, bias, output);
     });
   });
   add("fully_connected", "int16", shape.name, [shape](benchmark::State& state) {
     FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
-    const auto input = in(c.input16, c.input_shape);
+    const auto input = in(c.int16.input, c.input_shape);
     const auto weights = in(c.quantized.values, c.weights_shape);
-    const auto output = out(c.output16, c.output_shape);
-    const tsq::Span<const std::int64_t> bias(c.bias64);
+    const auto output = out(c.int16.output, c.output_shape);
+    const tsq::Span<const std::int64_t> bias(c.int16.bias);
     time_eval(state, c.work(2, 1, 8), [&] {
       return tsq::reference::fully_connected(c.params16, input, weights, bias, output);
     });

@@ -68,10 +68,9 @@ struct LstmCase {
 
   // Bytes per activation, weight and bias element of the flavour.
   Work work(double activation_bytes, double weight_bytes, double bias_bytes) const {
-    return Work{macs, static_cast<double>(output.size()),
-                activation_bytes * static_cast<double>(input.size() + output.size()) +
-                    weight_bytes * static_cast<double>(kernel.size() + recurrent_kernel.size()) +
-                    bias_bytes * static_cast<double>(bias.size())};
+    return layer_work(
+        {macs, input.size(), output.size(), kernel.size() + recurrent_kernel.size(), bias.size()},
+        activation_bytes, weight_bytes, bias_bytes);
   }
 };
 

@@ -22,11 +22,9 @@ using tsq::QuantParams;
 using tsq::RoundingMode;
 using tsq::Shape;
 using tsq::TensorView;
+using tsq_test::kBothModes;
 
 namespace {
-
-constexpr RoundingMode kBothModes[] = {RoundingMode::double_rounding,
-                                       RoundingMode::single_rounding};
 
 template <typename T>
 std::vector<T> run_add(const tsq::AddParams& params, const std::vector<T>& input1,

@@ -24,34 +24,17 @@ using tsq::QuantParams;
 using tsq::RoundingMode;
 using tsq::Shape;
 using tsq::TensorView;
+using tsq_test::absolute;
+using tsq_test::Compared;
+using tsq_test::kBothModes;
+using tsq_test::kFloatEpsilon;
 
 namespace {
 
-constexpr RoundingMode kBothModes[] = {RoundingMode::double_rounding,
-                                       RoundingMode::single_rounding};
-constexpr double kFloatEpsilon = 1.0 / 16777216.0;  // 2^-24, float32 unit roundoff
-
 // A layer's integer data and quantization, run through prepare and the reference kernel.
-struct Int8Conv {
-  Shape input_shape, filter_shape;
-  std::vector<std::int8_t> input, filter, output;
-  std::vector<std::int32_t> bias;
-  std::vector<float> filter_scales;
-  std::vector<QuantizedMultiplier> multipliers;
-  QuantParams input_params = tsq::make_quant_params(1.0f, 0, DataType::int8);
-  QuantParams output_params = tsq::make_quant_params(1.0f, 0, DataType::int8);
-  Conv2DOptions options;
-
+struct Int8Conv : tsq_test::Int8ConvLayer<Conv2DOptions, tsq::Conv2DQuantization> {
   tsq::Result<tsq::Conv2DParams> prepare(RoundingMode rounding) {
-    multipliers.assign(filter_scales.size(), QuantizedMultiplier{});
-    tsq::Conv2DQuantization q;
-    q.input_shape = input_shape;
-    q.input = input_params;
-    q.filter_shape = filter_shape;
-    q.filter_scales = filter_scales;
-    q.output = output_params;
-    q.options = options;
-    q.rounding = rounding;
+    const tsq::Conv2DQuantization q = quantization(rounding);  // sizes `multipliers` first
     return tsq::prepare_conv2d(q, multipliers);
   }
 
@@ -83,11 +66,6 @@ std::vector<float> run_float(const Conv2DOptions& options, const std::vector<flo
   return output;
 }
 
-std::vector<float> absolute(std::vector<float> values) {
-  for (float& v : values) v = std::fabs(v);
-  return values;
-}
-
 // sum over the taps inside the image of |W * X| + |bias|, per output: the float conv of the
 // absolute values (conv is linear, so this is the magnitude the float rounding scales with).
 std::vector<float> magnitudes(const Conv2DOptions& options, const std::vector<float>& input,
@@ -107,35 +85,16 @@ struct RandomGeometry {
 };
 
 RandomGeometry random_geometry(tsq_test::Rng& rng, int trial) {
-  auto pick = [&](std::int32_t lo, std::int32_t hi) {
-    return lo + static_cast<std::int32_t>(rng() % static_cast<std::uint32_t>(hi - lo + 1));
-  };
   RandomGeometry g;
-  std::int32_t kernel_height = 1, kernel_width = 1;
-  switch (trial % 4) {
-    case 0: kernel_height = pick(1, 5); break;
-    case 1: kernel_width = pick(1, 5); break;
-    case 2: kernel_height = kernel_width = pick(1, 4); break;
-    default: kernel_height = pick(1, 4); kernel_width = pick(1, 4);
-  }
-  g.options.padding = pick(0, 1) == 0 ? Padding::valid : Padding::same;
-  g.options.stride_height = pick(1, 3);
-  g.options.stride_width = pick(1, 3);
-  g.options.dilation_height = pick(1, 2);
-  g.options.dilation_width = pick(1, 2);
-  g.options.activation = static_cast<FusedActivation>(pick(0, 2));
-  const std::int32_t extent_height = (kernel_height - 1) * g.options.dilation_height + 1;
-  const std::int32_t extent_width = (kernel_width - 1) * g.options.dilation_width + 1;
-  const std::int32_t height = g.options.padding == Padding::valid
-                                  ? extent_height + pick(0, 8)
-                                  : pick(1, trial % 4 == 1 ? 3 : 12);
-  const std::int32_t width = g.options.padding == Padding::valid ? extent_width + pick(0, 8)
-                                                                 : pick(1, trial % 4 == 0 ? 3 : 12);
+  const tsq_test::RandomConvWindow w =
+      tsq_test::random_conv_window(rng, trial, trial % 4 == 1 ? 3 : 12, trial % 4 == 0 ? 3 : 12);
+  tsq_test::apply_window(w, g.options);
+  auto pick = [&](std::int32_t lo, std::int32_t hi) { return tsq_test::pick(rng, lo, hi); };
   const std::int32_t groups = trial % 5 == 4 ? pick(2, 3) : 1;
   const std::int32_t filter_depth = pick(1, 16 / groups);
   const std::int32_t output_channels = groups * pick(1, 16 / groups);
-  g.input_shape = Shape{pick(1, 2), height, width, filter_depth * groups};
-  g.filter_shape = Shape{output_channels, kernel_height, kernel_width, filter_depth};
+  g.input_shape = Shape{pick(1, 2), w.height, w.width, filter_depth * groups};
+  g.filter_shape = Shape{output_channels, w.kernel_height, w.kernel_width, filter_depth};
   return g;
 }
 
@@ -303,16 +262,6 @@ namespace {
 // Runs the int8 kernel in both modes on random data for one geometry and compares each output
 // with the float kernel on the dequantized input, filter and real bias. Returns the number of
 // outputs compared. Bound per output (stated in the TEST_CASE below).
-struct Compared {
-  int outputs = 0;
-  int unsaturated = 0;  // strictly inside the activation range
-  Compared& operator+=(const Compared& other) {
-    outputs += other.outputs;
-    unsaturated += other.unsaturated;
-    return *this;
-  }
-};
-
 Compared compare_int8_with_float(tsq_test::Rng& rng, const Shape& input_shape,
                                  const Shape& filter_shape, const Conv2DOptions& options,
                                  bool per_channel, int trial) {
@@ -322,70 +271,15 @@ Compared compare_int8_with_float(tsq_test::Rng& rng, const Shape& input_shape,
   conv.options = options;
   const std::int32_t output_channels = filter_shape[0];
   const auto volume = static_cast<std::size_t>(filter_shape[1] * filter_shape[2] * filter_shape[3]);
-  conv.input = tsq_test::random_integers<std::int8_t>(rng, input_shape.element_count(), -128, 127);
-  conv.filter =
-      tsq_test::random_integers<std::int8_t>(rng, filter_shape.element_count(), -127, 127);
-  conv.input_params = tsq_test::random_int8_params(rng);
-  conv.filter_scales = tsq_test::random_floats(
-      rng, per_channel ? static_cast<std::size_t>(output_channels) : 1, 1e-3f, 2e-2f);
-  // The accumulator's spread: sqrt(taps) * rms(W) * rms(x - Z_in) ~ sqrt(taps) * 73 * 120.
-  // An output scale of 1/40 of it keeps most outputs inside the int8 range.
-  const float typical = conv.input_params.scale * conv.filter_scales[0] * 73.0f * 120.0f *
-                        std::sqrt(static_cast<float>(volume));
-  conv.output_params = tsq::make_quant_params(
-      typical / 40.0f, static_cast<std::int32_t>(rng() % 100) - 50, DataType::int8);
   const std::vector<float> real_bias =
-      tsq_test::random_floats(rng, static_cast<std::size_t>(output_channels), -typical, typical);
-  conv.bias.resize(real_bias.size());
-  REQUIRE(tsq::quantize_bias(real_bias, conv.input_params.scale, conv.filter_scales, conv.bias)
-              .is_ok());
-
+      tsq_test::randomize_int8_conv(rng, conv, output_channels, volume, per_channel);
   const std::vector<float> x = tsq_test::dequantize_all(conv.input, conv.input_params);
   const std::vector<float> w = tsq_test::dequantize_rows(conv.filter, conv.filter_scales, volume);
   const std::vector<float> y = run_float(options, x, input_shape, w, filter_shape, real_bias);
   const std::vector<float> magnitude =
       magnitudes(options, x, input_shape, w, filter_shape, real_bias);
-  const double taps = static_cast<double>(volume);
-
-  std::vector<std::int8_t> double_output;
-  Compared compared;
-  for (const RoundingMode rounding : kBothModes) {
-    conv.run(rounding);
-    const auto params = conv.prepare(rounding);
-    const float lo = tsq::dequantize(params->activation.min, conv.output_params);
-    const float hi = tsq::dequantize(params->activation.max, conv.output_params);
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      const std::size_t c = i % static_cast<std::size_t>(output_channels);
-      const double filter_scale = conv.filter_scales[per_channel ? c : 0];
-      // Single rounding: half a step. Double rounding (spec 2.3): half a step at the right
-      // shift r plus half of 2^-r steps at bit 31 (e.g. 1.25 -> 2 when r = 1).
-      const int shift = params->multipliers[per_channel ? c : 0].shift;
-      const double requantization = rounding == RoundingMode::double_rounding && shift < 0
-                                        ? 0.5 + std::ldexp(0.5, shift)
-                                        : 0.5;
-      const double bound =
-          requantization * conv.output_params.scale + conv.input_params.scale * filter_scale / 2 +
-          (taps + 4) * kFloatEpsilon * magnitude[i] + 2 * kFloatEpsilon * std::fabs(y[i]);
-      const float expected = std::min(std::max(y[i], lo), hi);
-      const float got = tsq::dequantize(conv.output[i], conv.output_params);
-      INFO("trial " << trial << " output " << i << " mode " << tsq::rounding_mode_name(rounding)
-                    << " got " << got << " expected " << expected << " bound " << bound);
-      REQUIRE(std::fabs(static_cast<double>(got) - expected) <= bound);
-      ++compared.outputs;
-      if (conv.output[i] > params->activation.min && conv.output[i] < params->activation.max) {
-        ++compared.unsaturated;
-      }
-    }
-    if (rounding == RoundingMode::double_rounding) {
-      double_output = conv.output;
-    } else {
-      // The modes differ by at most one step (spec 2.4).
-      for (std::size_t i = 0; i < y.size(); ++i) {
-        REQUIRE(std::abs(double_output[i] - conv.output[i]) <= 1);
-      }
-    }
-  }
-  return compared;
+  return tsq_test::compare_int8_conv_with_float(conv, y, magnitude, output_channels, volume,
+                                                per_channel, trial);
 }
 
 }  // namespace

@@ -25,33 +25,16 @@ using tsq::QuantParams;
 using tsq::RoundingMode;
 using tsq::Shape;
 using tsq::TensorView;
+using tsq_test::absolute;
+using tsq_test::Compared;
+using tsq_test::kBothModes;
 
 namespace {
 
-constexpr RoundingMode kBothModes[] = {RoundingMode::double_rounding,
-                                       RoundingMode::single_rounding};
-constexpr double kFloatEpsilon = 1.0 / 16777216.0;  // 2^-24, float32 unit roundoff
-
-struct Int8Depthwise {
-  Shape input_shape, filter_shape;
-  std::vector<std::int8_t> input, filter, output;
-  std::vector<std::int32_t> bias;
-  std::vector<float> filter_scales;
-  std::vector<QuantizedMultiplier> multipliers;
-  QuantParams input_params = tsq::make_quant_params(1.0f, 0, DataType::int8);
-  QuantParams output_params = tsq::make_quant_params(1.0f, 0, DataType::int8);
-  DepthwiseConv2DOptions options;
-
+struct Int8Depthwise
+    : tsq_test::Int8ConvLayer<DepthwiseConv2DOptions, tsq::DepthwiseConv2DQuantization> {
   tsq::Result<tsq::DepthwiseConv2DParams> prepare(RoundingMode rounding) {
-    multipliers.assign(filter_scales.size(), QuantizedMultiplier{});
-    tsq::DepthwiseConv2DQuantization q;
-    q.input_shape = input_shape;
-    q.input = input_params;
-    q.filter_shape = filter_shape;
-    q.filter_scales = filter_scales;
-    q.output = output_params;
-    q.options = options;
-    q.rounding = rounding;
+    const tsq::DepthwiseConv2DQuantization q = quantization(rounding);  // sizes `multipliers` first
     return tsq::prepare_depthwise_conv2d(q, multipliers);
   }
 
@@ -84,11 +67,6 @@ std::vector<float> run_float(const DepthwiseConv2DOptions& options, const std::v
   return output;
 }
 
-std::vector<float> absolute(std::vector<float> values) {
-  for (float& v : values) v = std::fabs(v);
-  return values;
-}
-
 // Dequantizes a depthwise filter, whose channel is the last axis.
 std::vector<float> dequantize_last_axis(const std::vector<std::int8_t>& q,
                                         const std::vector<float>& scales, std::size_t channels) {
@@ -107,33 +85,13 @@ struct RandomGeometry {
 // k x 1, 1 x k, square or any kernel, strides 1-3, dilations 1-2, VALID or SAME, input
 // channels 1..16, depth multiplier 1..5, batch 1-2.
 RandomGeometry random_geometry(tsq_test::Rng& rng, int trial) {
-  auto pick = [&](std::int32_t lo, std::int32_t hi) {
-    return lo + static_cast<std::int32_t>(rng() % static_cast<std::uint32_t>(hi - lo + 1));
-  };
   RandomGeometry g;
-  std::int32_t kernel_height = 1, kernel_width = 1;
-  switch (trial % 4) {
-    case 0: kernel_height = pick(1, 5); break;
-    case 1: kernel_width = pick(1, 5); break;
-    case 2: kernel_height = kernel_width = pick(1, 4); break;
-    default: kernel_height = pick(1, 4); kernel_width = pick(1, 4);
-  }
-  g.options.padding = pick(0, 1) == 0 ? Padding::valid : Padding::same;
-  g.options.stride_height = pick(1, 3);
-  g.options.stride_width = pick(1, 3);
-  g.options.dilation_height = pick(1, 2);
-  g.options.dilation_width = pick(1, 2);
+  const tsq_test::RandomConvWindow w = tsq_test::random_conv_window(rng, trial, 12, 12);
+  tsq_test::apply_window(w, g.options);
   g.options.depth_multiplier = 1 + trial % 5;
-  g.options.activation = static_cast<FusedActivation>(pick(0, 2));
-  const std::int32_t extent_height = (kernel_height - 1) * g.options.dilation_height + 1;
-  const std::int32_t extent_width = (kernel_width - 1) * g.options.dilation_width + 1;
-  const std::int32_t height =
-      g.options.padding == Padding::valid ? extent_height + pick(0, 8) : pick(1, 12);
-  const std::int32_t width =
-      g.options.padding == Padding::valid ? extent_width + pick(0, 8) : pick(1, 12);
-  const std::int32_t channels = pick(1, 16);
-  g.input_shape = Shape{pick(1, 2), height, width, channels};
-  g.filter_shape = Shape{1, kernel_height, kernel_width, channels * g.options.depth_multiplier};
+  const std::int32_t channels = tsq_test::pick(rng, 1, 16);
+  g.input_shape = Shape{tsq_test::pick(rng, 1, 2), w.height, w.width, channels};
+  g.filter_shape = Shape{1, w.kernel_height, w.kernel_width, channels * g.options.depth_multiplier};
   return g;
 }
 
@@ -227,16 +185,6 @@ TEST_CASE("DepthwiseConv2D output shapes, and the ECG model's first layer",
 
 namespace {
 
-struct Compared {
-  int outputs = 0;
-  int unsaturated = 0;  // strictly inside the activation range
-  Compared& operator+=(const Compared& other) {
-    outputs += other.outputs;
-    unsaturated += other.unsaturated;
-    return *this;
-  }
-};
-
 Compared compare_int8_with_float(tsq_test::Rng& rng, const Shape& input_shape,
                                  const Shape& filter_shape, const DepthwiseConv2DOptions& options,
                                  bool per_channel, int trial) {
@@ -246,23 +194,8 @@ Compared compare_int8_with_float(tsq_test::Rng& rng, const Shape& input_shape,
   conv.options = options;
   const std::int32_t channels = filter_shape[3];
   const auto taps = static_cast<std::size_t>(filter_shape[1] * filter_shape[2]);
-  conv.input = tsq_test::random_integers<std::int8_t>(rng, input_shape.element_count(), -128, 127);
-  conv.filter =
-      tsq_test::random_integers<std::int8_t>(rng, filter_shape.element_count(), -127, 127);
-  conv.input_params = tsq_test::random_int8_params(rng);
-  conv.filter_scales = tsq_test::random_floats(
-      rng, per_channel ? static_cast<std::size_t>(channels) : 1, 1e-3f, 2e-2f);
-  // Accumulator spread ~ sqrt(taps) * 73 * 120 (rms of W and of x - Z_in); an output scale of
-  // 1/40 of it keeps most outputs inside the int8 range.
-  const float typical = conv.input_params.scale * conv.filter_scales[0] * 73.0f * 120.0f *
-                        std::sqrt(static_cast<float>(taps));
-  conv.output_params = tsq::make_quant_params(
-      typical / 40.0f, static_cast<std::int32_t>(rng() % 100) - 50, DataType::int8);
   const std::vector<float> real_bias =
-      tsq_test::random_floats(rng, static_cast<std::size_t>(channels), -typical, typical);
-  conv.bias.resize(real_bias.size());
-  REQUIRE(tsq::quantize_bias(real_bias, conv.input_params.scale, conv.filter_scales, conv.bias)
-              .is_ok());
+      tsq_test::randomize_int8_conv(rng, conv, channels, taps, per_channel);
 
   const std::vector<float> x = tsq_test::dequantize_all(conv.input, conv.input_params);
   const std::vector<float> w =
@@ -272,46 +205,8 @@ Compared compare_int8_with_float(tsq_test::Rng& rng, const Shape& input_shape,
   linear.activation = FusedActivation::none;
   const std::vector<float> magnitude =
       run_float(linear, absolute(x), input_shape, absolute(w), filter_shape, absolute(real_bias));
-
-  std::vector<std::int8_t> double_output;
-  Compared compared;
-  for (const RoundingMode rounding : kBothModes) {
-    conv.run(rounding);
-    const auto params = conv.prepare(rounding);
-    const float lo = tsq::dequantize(params->activation.min, conv.output_params);
-    const float hi = tsq::dequantize(params->activation.max, conv.output_params);
-    for (std::size_t i = 0; i < y.size(); ++i) {
-      const std::size_t c = i % static_cast<std::size_t>(channels);
-      const double filter_scale = conv.filter_scales[per_channel ? c : 0];
-      // Single rounding: half a step. Double rounding (spec 2.3): half a step at the right
-      // shift r plus half of 2^-r steps at bit 31 (e.g. 1.25 -> 2 when r = 1).
-      const int shift = params->multipliers[per_channel ? c : 0].shift;
-      const double requantization = rounding == RoundingMode::double_rounding && shift < 0
-                                        ? 0.5 + std::ldexp(0.5, shift)
-                                        : 0.5;
-      const double bound = requantization * conv.output_params.scale +
-                           conv.input_params.scale * filter_scale / 2 +
-                           (static_cast<double>(taps) + 4) * kFloatEpsilon * magnitude[i] +
-                           2 * kFloatEpsilon * std::fabs(y[i]);
-      const float expected = std::min(std::max(y[i], lo), hi);
-      const float got = tsq::dequantize(conv.output[i], conv.output_params);
-      INFO("trial " << trial << " output " << i << " mode " << tsq::rounding_mode_name(rounding)
-                    << " got " << got << " expected " << expected << " bound " << bound);
-      REQUIRE(std::fabs(static_cast<double>(got) - expected) <= bound);
-      ++compared.outputs;
-      if (conv.output[i] > params->activation.min && conv.output[i] < params->activation.max) {
-        ++compared.unsaturated;
-      }
-    }
-    if (rounding == RoundingMode::double_rounding) {
-      double_output = conv.output;
-    } else {
-      for (std::size_t i = 0; i < y.size(); ++i) {
-        REQUIRE(std::abs(double_output[i] - conv.output[i]) <= 1);
-      }
-    }
-  }
-  return compared;
+  return tsq_test::compare_int8_conv_with_float(conv, y, magnitude, channels, taps, per_channel,
+                                                trial);
 }
 
 }  // namespace

@@ -26,26 +26,10 @@ namespace {
 const QuantParams kInt8Output = tsq::make_quant_params(1.0f / 256, -128, DataType::int8);
 const QuantParams kInt16Output = tsq::make_quant_params(1.0f / 32768, 0, DataType::int16);
 
-std::vector<std::int8_t> all_int8() {
-  std::vector<std::int8_t> values;
-  for (int v = -128; v <= 127; ++v) values.push_back(static_cast<std::int8_t>(v));
-  return values;
-}
-
-std::vector<std::int16_t> all_int16() {
-  std::vector<std::int16_t> values;
-  for (int v = -32768; v <= 32767; ++v) values.push_back(static_cast<std::int16_t>(v));
-  return values;
-}
-
 template <typename T>
 std::vector<T> run(const tsq::LogisticParams& params, const std::vector<T>& input) {
-  std::vector<T> output(input.size());
-  const Shape shape{static_cast<std::int32_t>(input.size())};
-  REQUIRE(tsq::reference::logistic(params, TensorView<const T>(input.data(), shape),
-                                   TensorView<T>(output.data(), shape))
-              .is_ok());
-  return output;
+  return tsq_test::run_elementwise(
+      input, [&](auto in, auto out) { return tsq::reference::logistic(params, in, out); });
 }
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
@@ -78,7 +62,7 @@ TEST_CASE("Logistic int8: every input against double precision", "[kernels][logi
   // saturates at 127 anyway). Bound: 0.5 step + 1e-6 where |x| < 7.5, 0.65 step beyond.
   // Both modes must agree exactly.
   double worst = 0.0;
-  const auto input = all_int8();
+  const auto input = tsq_test::every_value<std::int8_t>();
   const float scales[] = {0.1f, 1.0f / 16, 0.0234375f, 0.003f, 0.25f, 1.7f, 3.99f, 4e-7f};
   const std::int32_t zero_points[] = {0, -128, 127, 37, -5};
   for (const float scale : scales) {
@@ -108,7 +92,7 @@ TEST_CASE("Logistic int8: every input against double precision", "[kernels][logi
 TEST_CASE("Logistic int16: spec 4.5 table kernel for Q3.12 and every input at several scales",
           "[kernels][logistic]") {
   // Scale 2^-12: multiplier 3, shift 0, identical to fixed_point::sigmoid_q3_12 (spec 4.5).
-  const auto input = all_int16();
+  const auto input = tsq_test::every_value<std::int16_t>();
   {
     const tsq::LogisticQuantization q{
         Shape{65536}, tsq::make_quant_params(1.0f / 4096, 0, DataType::int16), kInt16Output};

@@ -184,21 +184,12 @@ namespace {
 template <typename T>
 void check_random_max_pool(tsq_test::Rng& rng, const QuantParams& params, int trial,
                            int& exact_count) {
-  const std::int32_t batch = 1 + static_cast<std::int32_t>(rng() % 2);
-  const std::int32_t height = 1 + static_cast<std::int32_t>(rng() % 12);
-  const std::int32_t width = 1 + static_cast<std::int32_t>(rng() % 12);
-  const std::int32_t channels = 1 + static_cast<std::int32_t>(rng() % 5);
-  Pool2DWindow window;
-  window.filter_height = 1 + static_cast<std::int32_t>(rng() % 5);
-  window.filter_width = 1 + static_cast<std::int32_t>(rng() % 5);
-  window.stride_height = 1 + static_cast<std::int32_t>(rng() % 4);
-  window.stride_width = 1 + static_cast<std::int32_t>(rng() % 4);
-  window.padding = trial % 2 == 0 ? Padding::same : Padding::valid;
-  const auto activation = static_cast<FusedActivation>(trial % 3);
-  const Shape input_shape{batch, height, width, channels};
+  const tsq_test::RandomPoolLayer layer = tsq_test::random_pool_layer(rng, trial);
+  const Shape& input_shape = layer.input_shape;
+  const Pool2DWindow& window = layer.window;
+  const FusedActivation activation = layer.activation;
   const auto prepared = tsq::prepare_max_pool2d({input_shape, params, params, window, activation});
-  if (window.padding == Padding::valid &&
-      (window.filter_height > height || window.filter_width > width)) {
+  if (layer.window_exceeds_input()) {
     REQUIRE(prepared.status().code() == ErrorCode::shape_mismatch);
     return;
   }

@@ -20,11 +20,9 @@ using tsq::QuantParams;
 using tsq::RoundingMode;
 using tsq::Shape;
 using tsq::TensorView;
+using tsq_test::kBothModes;
 
 namespace {
-
-constexpr RoundingMode kBothModes[] = {RoundingMode::double_rounding,
-                                       RoundingMode::single_rounding};
 
 std::vector<std::int8_t> run_mean(const tsq::MeanParams& params,
                                   const std::vector<std::int8_t>& input) {

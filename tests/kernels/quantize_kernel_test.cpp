@@ -22,17 +22,9 @@ using tsq::QuantParams;
 using tsq::RoundingMode;
 using tsq::Shape;
 using tsq::TensorView;
+using tsq_test::every_value;
 
 namespace {
-
-template <typename T>
-std::vector<T> every_value() {
-  std::vector<T> values;
-  for (std::int32_t v = std::numeric_limits<T>::min(); v <= std::numeric_limits<T>::max(); ++v) {
-    values.push_back(static_cast<T>(v));
-  }
-  return values;
-}
 
 template <typename T>
 std::vector<T> run_quantize(const QuantParams& output, const std::vector<float>& input) {

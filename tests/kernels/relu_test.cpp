@@ -22,36 +22,20 @@ using tsq::ReluMultiplierRule;
 using tsq::RoundingMode;
 using tsq::Shape;
 using tsq::TensorView;
+using tsq_test::every_value;
 
 namespace {
 
 template <typename T>
-std::vector<T> every_value() {
-  std::vector<T> values;
-  for (std::int32_t v = std::numeric_limits<T>::min(); v <= std::numeric_limits<T>::max(); ++v) {
-    values.push_back(static_cast<T>(v));
-  }
-  return values;
-}
-
-template <typename T>
 std::vector<T> run_relu(const tsq::ReluParams& params, const std::vector<T>& input) {
-  std::vector<T> output(input.size());
-  const Shape shape{static_cast<std::int32_t>(input.size())};
-  REQUIRE(tsq::reference::relu(params, TensorView<const T>(input.data(), shape),
-                               TensorView<T>(output.data(), shape))
-              .is_ok());
-  return output;
+  return tsq_test::run_elementwise(
+      input, [&](auto in, auto out) { return tsq::reference::relu(params, in, out); });
 }
 
 template <typename T>
 std::vector<T> run_relu6(const tsq::Relu6Params& params, const std::vector<T>& input) {
-  std::vector<T> output(input.size());
-  const Shape shape{static_cast<std::int32_t>(input.size())};
-  REQUIRE(tsq::reference::relu6(params, TensorView<const T>(input.data(), shape),
-                                TensorView<T>(output.data(), shape))
-              .is_ok());
-  return output;
+  return tsq_test::run_elementwise(
+      input, [&](auto in, auto out) { return tsq::reference::relu6(params, in, out); });
 }
 
 }  // namespace

@@ -21,6 +21,7 @@ using tsq::QuantParams;
 using tsq::RoundingMode;
 using tsq::Shape;
 using tsq::TensorView;
+using tsq_test::every_value;
 
 namespace {
 
@@ -28,22 +29,9 @@ const QuantParams kInt8Output = tsq::make_quant_params(1.0f / 128, 0, DataType::
 const QuantParams kInt16Output = tsq::make_quant_params(1.0f / 32768, 0, DataType::int16);
 
 template <typename T>
-std::vector<T> every_value() {
-  std::vector<T> values;
-  for (std::int32_t v = std::numeric_limits<T>::min(); v <= std::numeric_limits<T>::max(); ++v) {
-    values.push_back(static_cast<T>(v));
-  }
-  return values;
-}
-
-template <typename T>
 std::vector<T> run(const tsq::TanhParams& params, const std::vector<T>& input) {
-  std::vector<T> output(input.size());
-  const Shape shape{static_cast<std::int32_t>(input.size())};
-  REQUIRE(tsq::reference::tanh(params, TensorView<const T>(input.data(), shape),
-                               TensorView<T>(output.data(), shape))
-              .is_ok());
-  return output;
+  return tsq_test::run_elementwise(
+      input, [&](auto in, auto out) { return tsq::reference::tanh(params, in, out); });
 }
 
 }  // namespace

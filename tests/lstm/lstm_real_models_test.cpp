@@ -818,22 +818,19 @@ TEST_CASE("DeepConvLSTM: per-layer error of the integer LSTMs on synthetic IMU w
       ErrorStats e;
       float hidden_scale = 0.0f;
       int cell_exponent = 0;
+      // The same evaluation for int8 and int16 weights (different quantized-layer types).
+      const auto evaluate = [&](const auto& q) {
+        REQUIRE(q.is_ok());
+        e = lstm_layer_error(m.lstm(layer), *layer_inputs[layer], evaluation_count, 112,
+                             layer == 0 ? 384 : 128, 128, q->params, q->weights(), q->input,
+                             q->hidden, layer == 0);
+        hidden_scale = q->hidden.scale;
+        cell_exponent = q->params.cell_exponent;
+      };
       if (v.int16_weights) {
-        const auto q = tsq::quantize_lstm<std::int16_t>(m.lstm(layer), ranges[layer], options);
-        REQUIRE(q.is_ok());
-        e = lstm_layer_error(m.lstm(layer), *layer_inputs[layer], evaluation_count, 112,
-                             layer == 0 ? 384 : 128, 128, q->params, q->weights(), q->input,
-                             q->hidden, layer == 0);
-        hidden_scale = q->hidden.scale;
-        cell_exponent = q->params.cell_exponent;
+        evaluate(tsq::quantize_lstm<std::int16_t>(m.lstm(layer), ranges[layer], options));
       } else {
-        const auto q = tsq::quantize_lstm(m.lstm(layer), ranges[layer], options);
-        REQUIRE(q.is_ok());
-        e = lstm_layer_error(m.lstm(layer), *layer_inputs[layer], evaluation_count, 112,
-                             layer == 0 ? 384 : 128, 128, q->params, q->weights(), q->input,
-                             q->hidden, layer == 0);
-        hidden_scale = q->hidden.scale;
-        cell_exponent = q->params.cell_exponent;
+        evaluate(tsq::quantize_lstm(m.lstm(layer), ranges[layer], options));
       }
       const double rmse_over_scale = e.rmse() / hidden_scale;
       std::printf(

@@ -151,25 +151,49 @@ constexpr std::uint16_t kSigmoidTable[256] = {
     65532, 65532, 65532, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65533, 65534, 65534,
     65534, 65534, 65534, 65534, 65534, 65534, 65534, 65534, 65535};
 
+namespace detail {
+
+// TFLite-Micro's int16 logistic and tanh look the table up on an input v already scaled to
+// 1/(3 * 4096) units (v = 3 * 4096 * x for the real input x).
+
+// sigmoid(x) in Q0.15: |v| >> 9 indexes the sigmoid(i / 24) table, the low 9 bits interpolate
+// (spec 4.5, steps 2-5).
+constexpr std::int16_t sigmoid_of_table_input(std::int32_t v) {
+  const auto magnitude = static_cast<std::uint32_t>(v < 0 ? -static_cast<std::int64_t>(v) : v);
+  const std::uint32_t index = magnitude >> 9;
+  std::uint32_t result = 0x7FFFu << 10;  // saturated
+  if (index < 255) {
+    const std::uint32_t base = kSigmoidTable[index];
+    const std::uint32_t next = kSigmoidTable[index + 1];
+    result = (base << 9) + (magnitude & 0x1FFu) * (next - base);  // unsigned Q0.25
+  }
+  // result < 2^25, so the negative side stays positive and the shift is exact.
+  result = v >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1;
+  return static_cast<std::int16_t>(result >> 10);
+}
+
+// tanh(x) in Q0.15: |v| >> 8 indexes the table at 48 |x|, i.e. sigmoid(2 |x|); the low 8 bits
+// interpolate; then 2 sigmoid - 1 with the sign of v.
+constexpr std::int16_t tanh_of_table_input(std::int32_t v) {
+  const auto magnitude = static_cast<std::uint32_t>(v < 0 ? -static_cast<std::int64_t>(v) : v);
+  const std::uint32_t index = magnitude >> 8;
+  std::int32_t result = static_cast<std::int32_t>(0xFFFFu << 8);  // saturated
+  if (index < 255) {
+    const std::uint32_t base = kSigmoidTable[index];
+    const std::uint32_t next = kSigmoidTable[index + 1];
+    result = static_cast<std::int32_t>((base << 8) + (magnitude & 0xFFu) * (next - base));  // Q0.24
+  }
+  result = v >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
+  return static_cast<std::int16_t>(result >> 8);  // within [-32767, 32767]
+}
+
+}  // namespace detail
+
 // sigmoid(a) for a in Q3.12 (int16), result in Q0.15: TFLite-Micro's int16 logistic with its
 // default input scaling (multiplier 3, so that |3a| >> 9 indexes 24 * |x|), linear
 // interpolation between table entries.
 constexpr std::int16_t sigmoid_q3_12(std::int16_t a) {
-  const std::int32_t v = 3 * static_cast<std::int32_t>(a);
-  const auto u = static_cast<std::uint32_t>(v < 0 ? -v : v);
-  const std::uint32_t index = u >> 9;
-  std::uint32_t result = 0;
-  if (index >= 255) {
-    result = 0x7FFFu << 10;
-  } else {
-    const std::uint32_t base = kSigmoidTable[index];
-    const std::uint32_t next = kSigmoidTable[index + 1];
-    result = (base << 9) + (u & 0x1FFu) * (next - base);  // unsigned Q0.25
-  }
-  const std::int32_t signed_result =
-      v >= 0 ? static_cast<std::int32_t>(result + (1u << 9))
-             : static_cast<std::int32_t>((1u << 25) - result + (1u << 9) - 1);
-  return static_cast<std::int16_t>(signed_result >> 10);
+  return detail::sigmoid_of_table_input(3 * static_cast<std::int32_t>(a));
 }
 
 // tanh(a) for an int16 a with scale 2^input_exponent, result in Q0.15, via
@@ -184,18 +208,7 @@ constexpr std::int16_t tanh_int16(std::int16_t a, int input_exponent) {
   } else {
     v = (static_cast<std::int32_t>(a) * 3 + (1 << (-shift - 1))) >> (-shift);
   }
-  const auto u = static_cast<std::uint32_t>(v < 0 ? -v : v);
-  const std::uint32_t index = u >> 8;
-  std::int32_t result = 0;
-  if (index >= 255) {
-    result = static_cast<std::int32_t>(0xFFFFu << 8);
-  } else {
-    const std::uint32_t base = kSigmoidTable[index];
-    const std::uint32_t next = kSigmoidTable[index + 1];
-    result = static_cast<std::int32_t>((base << 8) + (u & 0xFFu) * (next - base));  // Q0.24
-  }
-  result = v >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
-  return saturate_to_int16(result >> 8);
+  return detail::tanh_of_table_input(v);
 }
 
 }  // namespace fixed_point

@@ -8,21 +8,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tsq/kernels/common.hpp"
 #include "tsq/kernels/float/lstm.hpp"
 
 namespace tsq {
-namespace detail {
-
-// The half of a [.., 2H] output that one direction writes, as a strided view.
-template <typename T>
-TensorView<T> direction_half(const TensorView<T>& output, std::int32_t hidden_size, int direction) {
-  Shape shape = output.shape();
-  shape[output.rank() - 1] = hidden_size;
-  return TensorView<T>::strided(output.data() + direction * hidden_size, shape, output.strides());
-}
-
-}  // namespace detail
-
 namespace floating {
 
 // hidden_state / cell_state hold [forward batch * H | backward batch * H].
@@ -37,20 +26,13 @@ inline Status bidirectional_lstm(const LstmWeights& forward, const LstmWeights& 
     return Status::error(ErrorCode::shape_mismatch,
                          "Bidirectional LSTM: both directions need the same hidden size");
   }
-  if (output.rank() < 2 || output.dim(output.rank() - 1) != 2 * hidden_size ||
-      !output.is_contiguous()) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "Bidirectional LSTM output must end in 2 * hidden");
-  }
-  if (hidden_state.size() % 2 != 0 || cell_state.size() != hidden_state.size()) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "Bidirectional LSTM state must hold both directions");
-  }
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_bidirectional_buffers(
+      output, hidden_size, hidden_state.size(), cell_state.size()));
   const std::size_t half = hidden_state.size() / 2;
-  TSQ_RETURN_IF_ERROR(lstm(forward, input, detail::direction_half(output, hidden_size, 0),
+  TSQ_RETURN_IF_ERROR(lstm(forward, input, tsq::detail::direction_half(output, hidden_size, 0),
                            hidden_state.subspan(0, half), cell_state.subspan(0, half), scratch,
                            false));
-  return lstm(backward, input, detail::direction_half(output, hidden_size, 1),
+  return lstm(backward, input, tsq::detail::direction_half(output, hidden_size, 1),
               hidden_state.subspan(half, half), cell_state.subspan(half, half), scratch, true);
 }
 

@@ -20,10 +20,13 @@ namespace floating {
 
 namespace detail {
 // Output shape, bias length and contiguity of a float (or hybrid) convolution's views.
-inline Status check_float_conv_views(const char* op, const Conv2DGeometry& geometry,
-                                     const Shape& output, std::size_t bias_size, bool contiguous) {
-  if (output != nhwc_shape(geometry.output)) {
-    return tsq::detail::view_shape_error(op, "output", output, nhwc_shape(geometry.output));
+template <typename Filter>
+Status check_float_conv_views(const char* op, const Conv2DGeometry& geometry,
+                              const TensorView<const float>& input,
+                              const TensorView<const Filter>& filter, std::size_t bias_size,
+                              const TensorView<float>& output) {
+  if (output.shape() != nhwc_shape(geometry.output)) {
+    return tsq::detail::view_shape_error(op, "output", output.shape(), nhwc_shape(geometry.output));
   }
   if (bias_size != 0 && bias_size != static_cast<std::size_t>(geometry.output.channels)) {
     return Status::error(ErrorCode::shape_mismatch, op)
@@ -32,10 +35,7 @@ inline Status check_float_conv_views(const char* op, const Conv2DGeometry& geome
         .append(" values, expected ")
         .append(geometry.output.channels);
   }
-  if (!contiguous) {
-    return Status::error(ErrorCode::invalid_argument, op).append(" needs contiguous tensors");
-  }
-  return Status::ok();
+  return tsq::detail::check_contiguous(op, input, filter, output);
 }
 }  // namespace detail
 
@@ -47,41 +47,27 @@ inline Status conv2d(const Conv2DOptions& options, TensorView<const float> input
       compute_conv2d_geometry(input.shape(), filter.shape(), options);
   if (!geometry_or.is_ok()) return geometry_or.status();
   const Conv2DGeometry& g = geometry_or.value();
-  TSQ_RETURN_IF_ERROR(detail::check_float_conv_views(
-      "Conv2D", g, output.shape(), bias.size(),
-      input.is_contiguous() && filter.is_contiguous() && output.is_contiguous()));
+  TSQ_RETURN_IF_ERROR(
+      detail::check_float_conv_views("Conv2D", g, input, filter, bias.size(), output));
   const std::int32_t depth = g.filter_input_depth;
   const std::int32_t filters_per_group = g.output.channels / (g.input.channels / depth);
   const auto filter_row = static_cast<std::ptrdiff_t>(g.filter_width) * depth;
   const auto filter_size = static_cast<std::ptrdiff_t>(g.filter_height) * filter_row;
   const FloatActivationRange range = float_activation_range(options.activation);
-  float* out = output.data();
-  for (std::int32_t n = 0; n < g.output.batch; ++n) {
-    for (std::int32_t oy = 0; oy < g.output.height; ++oy) {
-      const std::int32_t y0 = oy * g.stride_height - g.pad_top;
-      for (std::int32_t ox = 0; ox < g.output.width; ++ox) {
-        const std::int32_t x0 = ox * g.stride_width - g.pad_left;
-        for (std::int32_t oc = 0; oc < g.output.channels; ++oc) {
-          const std::int32_t first_channel = (oc / filters_per_group) * depth;
-          const float* channel_filter = filter.data() + oc * filter_size;
-          float sum = 0.0f;
-          for (std::int32_t fy = 0; fy < g.filter_height; ++fy) {
-            const std::int32_t y = y0 + g.dilation_height * fy;
-            if (y < 0 || y >= g.input.height) continue;
-            for (std::int32_t fx = 0; fx < g.filter_width; ++fx) {
-              const std::int32_t x = x0 + g.dilation_width * fx;
-              if (x < 0 || x >= g.input.width) continue;
+  tsq::detail::for_each_conv_output(
+      g, output.data(), [&](std::int32_t n, std::int32_t oy, std::int32_t ox, std::int32_t oc) {
+        const std::int32_t first_channel = (oc / filters_per_group) * depth;
+        const float* channel_filter = filter.data() + oc * filter_size;
+        float sum = 0.0f;
+        tsq::detail::for_each_conv_tap(
+            g, oy, ox, [&](std::int32_t y, std::int32_t x, std::int32_t fy, std::int32_t fx) {
               const float* pixel = input.data() + nhwc_offset(g.input, n, y, x, first_channel);
               const float* taps = channel_filter + fy * filter_row + fx * depth;
               for (std::int32_t i = 0; i < depth; ++i) sum += taps[i] * pixel[i];
-            }
-          }
-          if (!bias.empty()) sum += bias[static_cast<std::size_t>(oc)];
-          *out++ = apply_activation(sum, range);
-        }
-      }
-    }
-  }
+            });
+        if (!bias.empty()) sum += bias[static_cast<std::size_t>(oc)];
+        return apply_activation(sum, range);
+      });
   return Status::ok();
 }
 

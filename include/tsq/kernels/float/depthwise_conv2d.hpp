@@ -27,38 +27,24 @@ inline Status depthwise_conv2d(const DepthwiseConv2DOptions& options, TensorView
       compute_depthwise_conv2d_geometry(input.shape(), filter.shape(), options);
   if (!geometry_or.is_ok()) return geometry_or.status();
   const Conv2DGeometry& g = geometry_or.value();
-  TSQ_RETURN_IF_ERROR(detail::check_float_conv_views(
-      "DepthwiseConv2D", g, output.shape(), bias.size(),
-      input.is_contiguous() && filter.is_contiguous() && output.is_contiguous()));
+  TSQ_RETURN_IF_ERROR(
+      detail::check_float_conv_views("DepthwiseConv2D", g, input, filter, bias.size(), output));
   const std::int32_t channels = g.output.channels;
   const auto filter_row = static_cast<std::ptrdiff_t>(g.filter_width) * channels;
   const FloatActivationRange range = float_activation_range(options.activation);
-  float* out = output.data();
-  for (std::int32_t n = 0; n < g.output.batch; ++n) {
-    for (std::int32_t oy = 0; oy < g.output.height; ++oy) {
-      const std::int32_t y0 = oy * g.stride_height - g.pad_top;
-      for (std::int32_t ox = 0; ox < g.output.width; ++ox) {
-        const std::int32_t x0 = ox * g.stride_width - g.pad_left;
-        for (std::int32_t oc = 0; oc < channels; ++oc) {
-          const std::int32_t input_channel = oc / options.depth_multiplier;
-          float sum = 0.0f;
-          for (std::int32_t fy = 0; fy < g.filter_height; ++fy) {
-            const std::int32_t y = y0 + g.dilation_height * fy;
-            if (y < 0 || y >= g.input.height) continue;
-            for (std::int32_t fx = 0; fx < g.filter_width; ++fx) {
-              const std::int32_t x = x0 + g.dilation_width * fx;
-              if (x < 0 || x >= g.input.width) continue;
+  tsq::detail::for_each_conv_output(
+      g, output.data(), [&](std::int32_t n, std::int32_t oy, std::int32_t ox, std::int32_t oc) {
+        const std::int32_t input_channel = oc / options.depth_multiplier;
+        float sum = 0.0f;
+        tsq::detail::for_each_conv_tap(
+            g, oy, ox, [&](std::int32_t y, std::int32_t x, std::int32_t fy, std::int32_t fx) {
               sum +=
                   filter.data()[fy * filter_row + static_cast<std::ptrdiff_t>(fx) * channels + oc] *
                   input.data()[nhwc_offset(g.input, n, y, x, input_channel)];
-            }
-          }
-          if (!bias.empty()) sum += bias[static_cast<std::size_t>(oc)];
-          *out++ = apply_activation(sum, range);
-        }
-      }
-    }
-  }
+            });
+        if (!bias.empty()) sum += bias[static_cast<std::size_t>(oc)];
+        return apply_activation(sum, range);
+      });
   return Status::ok();
 }
 

@@ -7,18 +7,14 @@
 #include <cstddef>
 
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/tensor/tensor_view.hpp"
 
 namespace tsq {
 namespace floating {
 
 inline Status logistic(TensorView<const float> input, TensorView<float> output) {
-  if (output.shape() != input.shape()) {
-    return shape_mismatch_error("Logistic output", output.shape(), input.shape());
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, "Logistic needs contiguous tensors");
-  }
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_float_elementwise_views("Logistic", input, output));
   const std::size_t count = input.element_count();
   for (std::size_t i = 0; i < count; ++i) {
     output.data()[i] = 1.0f / (1.0f + std::exp(-input.data()[i]));

@@ -15,35 +15,21 @@
 namespace tsq {
 namespace floating {
 
+namespace detail {
+// One window's maximum.
+struct MaxPool2DFloatAccumulator {
+  float max = std::numeric_limits<float>::lowest();
+  void add(float value) {
+    if (value > max) max = value;
+  }
+  float result(std::int32_t /*count*/) const { return max; }
+};
+}  // namespace detail
+
 inline Status max_pool2d(const Pool2DWindow& window, FusedActivation activation,
                          TensorView<const float> input, TensorView<float> output) {
-  const Result<Pool2DGeometry> geometry =
-      compute_pool2d_geometry(input.shape(), window, "MaxPool2D");
-  if (!geometry.is_ok()) return geometry.status();
-  const Pool2DGeometry& g = geometry.value();
-  if (output.shape() != nhwc_shape(g.output)) {
-    return shape_mismatch_error("MaxPool2D output", output.shape(), nhwc_shape(g.output));
-  }
-  const FloatActivationRange range = float_activation_range(activation);
-  for (std::int32_t b = 0; b < g.output.batch; ++b) {
-    for (std::int32_t out_y = 0; out_y < g.output.height; ++out_y) {
-      for (std::int32_t out_x = 0; out_x < g.output.width; ++out_x) {
-        const tsq::detail::Pool2DWindowBounds w =
-            tsq::detail::pool2d_window_bounds(g, out_y, out_x);
-        for (std::int32_t c = 0; c < g.output.channels; ++c) {
-          float max = std::numeric_limits<float>::lowest();
-          for (std::int32_t y = w.y_begin; y < w.y_end; ++y) {
-            for (std::int32_t x = w.x_begin; x < w.x_end; ++x) {
-              const float value = input(b, y, x, c);
-              if (value > max) max = value;
-            }
-          }
-          output(b, out_y, out_x, c) = apply_activation(max, range);
-        }
-      }
-    }
-  }
-  return Status::ok();
+  return tsq::detail::float_pool2d<detail::MaxPool2DFloatAccumulator>("MaxPool2D", window,
+                                                                      activation, input, output);
 }
 
 }  // namespace floating

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/tensor/tensor_view.hpp"
 
 namespace tsq {
@@ -21,12 +22,7 @@ inline Status softmax(float beta, TensorView<const float> input, TensorView<floa
   if (input.rank() < 1) {
     return Status::error(ErrorCode::shape_mismatch, "Softmax needs a tensor of rank >= 1");
   }
-  if (output.shape() != input.shape()) {
-    return shape_mismatch_error("Softmax output", output.shape(), input.shape());
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, "Softmax needs contiguous tensors");
-  }
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_float_elementwise_views("Softmax", input, output));
   const std::int32_t depth = input.dim(input.rank() - 1);
   const std::size_t rows = depth > 0 ? input.element_count() / static_cast<std::size_t>(depth) : 0;
   for (std::size_t row = 0; row < rows; ++row) {

@@ -6,18 +6,14 @@
 #include <cstddef>
 
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/tensor/tensor_view.hpp"
 
 namespace tsq {
 namespace floating {
 
 inline Status tanh(TensorView<const float> input, TensorView<float> output) {
-  if (output.shape() != input.shape()) {
-    return shape_mismatch_error("Tanh output", output.shape(), input.shape());
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, "Tanh needs contiguous tensors");
-  }
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_float_elementwise_views("Tanh", input, output));
   const std::size_t count = input.element_count();
   for (std::size_t i = 0; i < count; ++i) output.data()[i] = std::tanh(input.data()[i]);
   return Status::ok();

@@ -96,15 +96,13 @@ inline Status conv2d(const Conv2DParams& params, TensorView<const float> input,
     return tsq::detail::view_shape_error("hybrid Conv2D", "input", input.shape(),
                                          nhwc_shape(g.input));
   }
-  const Shape expected_filter{g.output.channels, g.filter_height, g.filter_width,
-                              g.filter_input_depth};
+  const Shape expected_filter = tsq::detail::conv2d_filter_shape(g);
   if (filter.shape() != expected_filter) {
     return tsq::detail::view_shape_error("hybrid Conv2D", "filter", filter.shape(),
                                          expected_filter);
   }
-  TSQ_RETURN_IF_ERROR(floating::detail::check_float_conv_views(
-      "hybrid Conv2D", g, output.shape(), bias.size(),
-      input.is_contiguous() && filter.is_contiguous() && output.is_contiguous()));
+  TSQ_RETURN_IF_ERROR(floating::detail::check_float_conv_views("hybrid Conv2D", g, input, filter,
+                                                               bias.size(), output));
   const std::size_t item_size = conv2d_scratch_size(params);
   if (scratch.size() < item_size) {
     return Status::error(ErrorCode::buffer_too_small, "hybrid Conv2D scratch holds ")
@@ -126,28 +124,22 @@ inline Status conv2d(const Conv2DParams& params, TensorView<const float> input,
         input.data() + static_cast<std::ptrdiff_t>(n) * static_cast<std::ptrdiff_t>(item_size),
         static_cast<std::int32_t>(item_size), quantized);
     for (std::int32_t oy = 0; oy < g.output.height; ++oy) {
-      const std::int32_t y0 = oy * g.stride_height - g.pad_top;
       for (std::int32_t ox = 0; ox < g.output.width; ++ox) {
-        const std::int32_t x0 = ox * g.stride_width - g.pad_left;
         for (std::int32_t oc = 0; oc < g.output.channels; ++oc) {
           const std::int32_t first_channel = (oc / filters_per_group) * depth;
           const std::int8_t* channel_filter = filter.data() + oc * filter_size;
           // At most kMaxAccumulationDepth products of |W| <= 128 and |q - Z| <= 255: fits.
           std::int32_t accumulator = 0;
-          for (std::int32_t fy = 0; fy < g.filter_height; ++fy) {
-            const std::int32_t y = y0 + g.dilation_height * fy;
-            if (y < 0 || y >= g.input.height) continue;
-            for (std::int32_t fx = 0; fx < g.filter_width; ++fx) {
-              const std::int32_t x = x0 + g.dilation_width * fx;
-              if (x < 0 || x >= g.input.width) continue;
-              const std::int8_t* pixel = quantized + nhwc_offset(item_dims, 0, y, x, first_channel);
-              const std::int8_t* taps = channel_filter + fy * filter_row + fx * depth;
-              for (std::int32_t i = 0; i < depth; ++i) {
-                accumulator += static_cast<std::int32_t>(taps[i]) *
-                               (static_cast<std::int32_t>(pixel[i]) - item.zero_point);
-              }
-            }
-          }
+          tsq::detail::for_each_conv_tap(
+              g, oy, ox, [&](std::int32_t y, std::int32_t x, std::int32_t fy, std::int32_t fx) {
+                const std::int8_t* pixel =
+                    quantized + nhwc_offset(item_dims, 0, y, x, first_channel);
+                const std::int8_t* taps = channel_filter + fy * filter_row + fx * depth;
+                for (std::int32_t i = 0; i < depth; ++i) {
+                  accumulator += static_cast<std::int32_t>(taps[i]) *
+                                 (static_cast<std::int32_t>(pixel[i]) - item.zero_point);
+                }
+              });
           const float filter_scale =
               params.filter_scales[per_channel ? static_cast<std::size_t>(oc) : 0];
           float value = static_cast<float>(accumulator) * (item.scale * filter_scale);

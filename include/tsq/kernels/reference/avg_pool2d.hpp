@@ -75,37 +75,15 @@ inline Result<AvgPool2DParams> prepare_avg_pool2d(const AvgPool2DQuantization& q
 
 namespace detail {
 
-template <typename T>
-void avg_pool2d(const AvgPool2DParams& params, const TensorView<const T>& input,
-                const TensorView<T>& output) {
-  const Pool2DGeometry& g = params.geometry;
-  const T* in = input.data();
-  T* out = output.data();
-  for (std::int32_t b = 0; b < g.output.batch; ++b) {
-    for (std::int32_t out_y = 0; out_y < g.output.height; ++out_y) {
-      for (std::int32_t out_x = 0; out_x < g.output.width; ++out_x) {
-        const Pool2DWindowBounds w = pool2d_window_bounds(g, out_y, out_x);
-        // >= 1: prepare rejects geometries with a window entirely in the padding.
-        const std::int32_t count = (w.y_end - w.y_begin) * (w.x_end - w.x_begin);
-        for (std::int32_t c = 0; c < g.output.channels; ++c) {
-          std::int32_t sum = 0;
-          for (std::int32_t y = w.y_begin; y < w.y_end; ++y) {
-            for (std::int32_t x = w.x_begin; x < w.x_end; ++x) {
-              sum += in[b * input.stride(0) + y * input.stride(1) + x * input.stride(2) +
-                        c * input.stride(3)];
-            }
-          }
-          // Round half away from zero on the raw values (C division truncates toward zero).
-          const std::int32_t average =
-              sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-          out[b * output.stride(0) + out_y * output.stride(1) + out_x * output.stride(2) +
-              c * output.stride(3)] =
-              static_cast<T>(clamp(average, params.activation.min, params.activation.max));
-        }
-      }
-    }
+// One window's average of the stored values, rounded half away from zero (C division truncates
+// toward zero).
+struct AvgPool2DAccumulator {
+  std::int32_t sum = 0;
+  void add(std::int32_t value) { sum += value; }
+  std::int32_t result(std::int32_t count) const {
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
   }
-}
+};
 
 }  // namespace detail
 
@@ -114,19 +92,15 @@ namespace reference {
 // int8 -> int8. Views may have any strides; shapes must be the prepared ones.
 inline Status avg_pool2d(const AvgPool2DParams& params, TensorView<const std::int8_t> input,
                          TensorView<std::int8_t> output) {
-  TSQ_RETURN_IF_ERROR(
-      detail::check_pool2d_views("AvgPool2D", params.geometry, params.type, input, output));
-  detail::avg_pool2d(params, input, output);
-  return Status::ok();
+  return detail::integer_pool2d<detail::AvgPool2DAccumulator>(
+      "AvgPool2D", params.geometry, params.type, params.activation, input, output);
 }
 
 // int16 -> int16 (any zero point: the average of stored values, as for int8).
 inline Status avg_pool2d(const AvgPool2DParams& params, TensorView<const std::int16_t> input,
                          TensorView<std::int16_t> output) {
-  TSQ_RETURN_IF_ERROR(
-      detail::check_pool2d_views("AvgPool2D", params.geometry, params.type, input, output));
-  detail::avg_pool2d(params, input, output);
-  return Status::ok();
+  return detail::integer_pool2d<detail::AvgPool2DAccumulator>(
+      "AvgPool2D", params.geometry, params.type, params.activation, input, output);
 }
 
 }  // namespace reference

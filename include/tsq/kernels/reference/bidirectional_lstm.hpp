@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tsq/kernels/common.hpp"
 #include "tsq/kernels/reference/lstm.hpp"
 
 namespace tsq {
@@ -35,28 +36,15 @@ Status bidirectional_lstm(const LstmParams& forward,
         "Bidirectional LSTM: both directions must share the hidden scale and zero point");
   }
   const std::int32_t hidden_size = forward.hidden_size;
-  if (output.rank() < 2 || output.dim(output.rank() - 1) != 2 * hidden_size ||
-      !output.is_contiguous()) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "Bidirectional LSTM output must end in 2 * hidden");
-  }
-  if (hidden_state.size() % 2 != 0 || cell_state.size() != hidden_state.size()) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "Bidirectional LSTM state must hold both directions");
-  }
+  TSQ_RETURN_IF_ERROR(detail::check_bidirectional_buffers(output, hidden_size, hidden_state.size(),
+                                                          cell_state.size()));
   const std::size_t half = hidden_state.size() / 2;
-  Shape half_shape = output.shape();
-  half_shape[output.rank() - 1] = hidden_size;
-  const auto forward_out =
-      TensorView<Activation>::strided(output.data(), half_shape, output.strides());
-  const auto backward_out =
-      TensorView<Activation>::strided(output.data() + hidden_size, half_shape, output.strides());
-  TSQ_RETURN_IF_ERROR((lstm<Activation, State>(forward, forward_weights, input, forward_out,
-                                               hidden_state.subspan(0, half),
-                                               cell_state.subspan(0, half), scratch, false)));
-  return lstm<Activation, State>(backward, backward_weights, input, backward_out,
-                                 hidden_state.subspan(half, half), cell_state.subspan(half, half),
-                                 scratch, true);
+  TSQ_RETURN_IF_ERROR((lstm<Activation, State>(
+      forward, forward_weights, input, detail::direction_half(output, hidden_size, 0),
+      hidden_state.subspan(0, half), cell_state.subspan(0, half), scratch, false)));
+  return lstm<Activation, State>(
+      backward, backward_weights, input, detail::direction_half(output, hidden_size, 1),
+      hidden_state.subspan(half, half), cell_state.subspan(half, half), scratch, true);
 }
 
 }  // namespace reference

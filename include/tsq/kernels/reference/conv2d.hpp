@@ -17,8 +17,9 @@
 // filter-depth input channels starting at g * Cg. G = 1 is the ordinary convolution.
 // Conv1D (the ECG model) is this op with H = 1 and KH = 1.
 //
-// This header also holds the geometry shared by the float and hybrid Conv2D and by
-// DepthwiseConv2D: options, output shape and padding.
+// This header also holds what the float and hybrid Conv2D and DepthwiseConv2D share: options,
+// output shape and padding, the prepare-time checks and multipliers, and the loops over the
+// output elements and over the filter taps inside the image.
 #pragma once
 
 #include <cstddef>
@@ -69,22 +70,14 @@ inline Result<AxisGeometry> conv_axis_geometry(const char* op, const char* axis,
                                                std::int32_t stride, std::int32_t dilation,
                                                Padding padding) {
   const Result<AxisGeometry> geometry =
-      compute_axis_geometry(input_size, kernel_size, stride, dilation, padding);
-  if (!geometry.is_ok()) {
-    return Status::error(geometry.status().code(), op)
-        .append(" ")
-        .append(axis)
-        .append(": ")
-        .append(geometry.status().message());
-  }
+      compute_named_axis_geometry(op, axis, input_size, kernel_size, stride, dilation, padding);
+  if (!geometry.is_ok()) return geometry.status();
   // Eval computes tap coordinates in int32: origin + dilation * (kernel - 1) must fit.
   if (static_cast<std::int64_t>(input_size) +
           static_cast<std::int64_t>(kernel_size - 1) * dilation + stride >
       kInt32Max) {
-    return Status::error(ErrorCode::invalid_argument, op)
-        .append(" ")
-        .append(axis)
-        .append(": dilated kernel extent too large for int32 coordinates");
+    return axis_error(ErrorCode::invalid_argument, op, axis)
+        .append("dilated kernel extent too large for int32 coordinates");
   }
   return geometry;
 }
@@ -99,6 +92,25 @@ inline Status check_positive_dims(const char* op, const char* what, const Shape&
     }
   }
   return Status::ok();
+}
+
+// Input and filter of rank 4 (the message names the op's filter layout), every dimension >= 1.
+inline Status check_conv_shapes(const char* op, const Shape& input, const Shape& filter,
+                                const char* filter_layout) {
+  if (input.rank() != 4) {
+    return Status::error(ErrorCode::shape_mismatch, op)
+        .append(" input must be NHWC (rank 4), got rank ")
+        .append(input.rank());
+  }
+  if (filter.rank() != 4) {
+    return Status::error(ErrorCode::shape_mismatch, op)
+        .append(" filter must be ")
+        .append(filter_layout)
+        .append(" (rank 4), got rank ")
+        .append(filter.rank());
+  }
+  TSQ_RETURN_IF_ERROR(check_positive_dims(op, "input", input));
+  return check_positive_dims(op, "filter", filter);
 }
 
 // Spatial part of the geometry (everything but the channel counts).
@@ -140,15 +152,6 @@ inline Status check_accumulation_depth(const char* op, std::int64_t depth) {
   return Status::ok();
 }
 
-inline Status view_shape_error(const char* op, const char* what, const Shape& got,
-                               const Shape& expected) {
-  Status status = Status::error(ErrorCode::shape_mismatch, op);
-  status.append(" ").append(what).append(" has shape ");
-  append_shape(status, got).append(", expected ");
-  append_shape(status, expected);
-  return status;
-}
-
 }  // namespace detail
 
 // Validates ranks, channel counts, strides, dilations and padding and computes the geometry.
@@ -157,17 +160,7 @@ inline Status view_shape_error(const char* op, const char* what, const Shape& go
 // VALID with a dilated kernel larger than the input (shape_mismatch).
 inline Result<Conv2DGeometry> compute_conv2d_geometry(const Shape& input, const Shape& filter,
                                                       const Conv2DOptions& options) {
-  if (input.rank() != 4) {
-    return Status::error(ErrorCode::shape_mismatch, "Conv2D input must be NHWC (rank 4), got rank ")
-        .append(input.rank());
-  }
-  if (filter.rank() != 4) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "Conv2D filter must be [C_out, KH, KW, C_in] (rank 4), got rank ")
-        .append(filter.rank());
-  }
-  TSQ_RETURN_IF_ERROR(detail::check_positive_dims("Conv2D", "input", input));
-  TSQ_RETURN_IF_ERROR(detail::check_positive_dims("Conv2D", "filter", filter));
+  TSQ_RETURN_IF_ERROR(detail::check_conv_shapes("Conv2D", input, filter, "[C_out, KH, KW, C_in]"));
   const std::int32_t input_channels = input[3];
   const std::int32_t output_channels = filter[0];
   const std::int32_t filter_depth = filter[3];
@@ -297,6 +290,29 @@ inline Result<Span<const QuantizedMultiplier>> compute_conv_multipliers(
   return Span<const QuantizedMultiplier>(storage.data(), scale_count);
 }
 
+// What prepare computes for a quantized convolution once its geometry is known.
+struct ConvRequantization {
+  Span<const QuantizedMultiplier> multipliers;
+  ActivationRange activation;
+};
+
+// Checks the filter volume against the accumulator limit, computes the multipliers into
+// `storage` and the activation clamp (shared by Conv2D and DepthwiseConv2D).
+inline Result<ConvRequantization> prepare_conv_requantization(
+    const char* op, const Conv2DGeometry& geometry, const QuantParams& input,
+    Span<const float> filter_scales, const QuantParams& output, FusedActivation activation,
+    RoundingMode rounding, Span<QuantizedMultiplier> storage) {
+  TSQ_RETURN_IF_ERROR(
+      check_accumulation_depth(op, static_cast<std::int64_t>(geometry.filter_height) *
+                                       geometry.filter_width * geometry.filter_input_depth));
+  const Result<Span<const QuantizedMultiplier>> multipliers = compute_conv_multipliers(
+      op, input, filter_scales, output, geometry.output.channels, rounding, storage);
+  if (!multipliers.is_ok()) return multipliers.status();
+  const Result<ActivationRange> range = quantized_activation_range(activation, output);
+  if (!range.is_ok()) return range.status();
+  return ConvRequantization{multipliers.value(), range.value()};
+}
+
 }  // namespace detail
 
 // Validates shapes, types, scales and options and computes the multipliers into
@@ -308,23 +324,17 @@ inline Result<Conv2DParams> prepare_conv2d(const Conv2DQuantization& q,
   const Result<Conv2DGeometry> geometry =
       compute_conv2d_geometry(q.input_shape, q.filter_shape, q.options);
   if (!geometry.is_ok()) return geometry.status();
-  TSQ_RETURN_IF_ERROR(detail::check_accumulation_depth(
-      "Conv2D", static_cast<std::int64_t>(geometry->filter_height) * geometry->filter_width *
-                    geometry->filter_input_depth));
-  const Result<Span<const QuantizedMultiplier>> multipliers =
-      detail::compute_conv_multipliers("Conv2D", q.input, q.filter_scales, q.output,
-                                       geometry->output.channels, q.rounding, multiplier_storage);
-  if (!multipliers.is_ok()) return multipliers.status();
-  const Result<ActivationRange> activation =
-      quantized_activation_range(q.options.activation, q.output);
-  if (!activation.is_ok()) return activation.status();
+  const Result<detail::ConvRequantization> requantization = detail::prepare_conv_requantization(
+      "Conv2D", geometry.value(), q.input, q.filter_scales, q.output, q.options.activation,
+      q.rounding, multiplier_storage);
+  if (!requantization.is_ok()) return requantization.status();
   Conv2DParams params;
   params.geometry = geometry.value();
   params.type = q.input.type;
   params.input_zero_point = q.input.zero_point;
   params.output_zero_point = q.output.zero_point;
-  params.multipliers = multipliers.value();
-  params.activation = activation.value();
+  params.multipliers = requantization->multipliers;
+  params.activation = requantization->activation;
   params.rounding = q.rounding;
   return params;
 }
@@ -368,10 +378,43 @@ Status check_conv_views(const char* op, const Conv2DGeometry& geometry, DataType
   if (output.shape() != nhwc_shape(geometry.output)) {
     return view_shape_error(op, "output", output.shape(), nhwc_shape(geometry.output));
   }
-  if (!input.is_contiguous() || !filter.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, op).append(" needs contiguous tensors");
+  return check_contiguous(op, input, filter, output);
+}
+
+// [C_out, KH, KW, C_in / G]: the filter shape of a Conv2D geometry.
+constexpr Shape conv2d_filter_shape(const Conv2DGeometry& g) {
+  return Shape{g.output.channels, g.filter_height, g.filter_width, g.filter_input_depth};
+}
+
+// Every output element of a convolution, in NHWC order: *output++ = element(n, oy, ox, oc).
+template <typename Output, typename Element>
+void for_each_conv_output(const Conv2DGeometry& g, Output* output, Element element) {
+  for (std::int32_t n = 0; n < g.output.batch; ++n) {
+    for (std::int32_t oy = 0; oy < g.output.height; ++oy) {
+      for (std::int32_t ox = 0; ox < g.output.width; ++ox) {
+        for (std::int32_t oc = 0; oc < g.output.channels; ++oc) {
+          *output++ = element(n, oy, ox, oc);
+        }
+      }
+    }
   }
-  return Status::ok();
+}
+
+// The filter taps of output pixel (oy, ox) that lie inside the image, in filter order:
+// visit(y, x, fy, fx). Taps outside the image are skipped: zero padding adds nothing.
+template <typename Visit>
+void for_each_conv_tap(const Conv2DGeometry& g, std::int32_t oy, std::int32_t ox, Visit visit) {
+  const std::int32_t y0 = oy * g.stride_height - g.pad_top;
+  const std::int32_t x0 = ox * g.stride_width - g.pad_left;
+  for (std::int32_t fy = 0; fy < g.filter_height; ++fy) {
+    const std::int32_t y = y0 + g.dilation_height * fy;
+    if (y < 0 || y >= g.input.height) continue;
+    for (std::int32_t fx = 0; fx < g.filter_width; ++fx) {
+      const std::int32_t x = x0 + g.dilation_width * fx;
+      if (x < 0 || x >= g.input.width) continue;
+      visit(y, x, fy, fx);
+    }
+  }
 }
 
 // int16 biases must keep the int64 accumulator in the range of spec 2.5.
@@ -398,22 +441,13 @@ void conv2d_loops(const Conv2DParams& params, const Input* input, const std::int
   const std::int32_t input_zero_point = params.input_zero_point;
   const auto filter_row = static_cast<std::ptrdiff_t>(g.filter_width) * depth;
   const auto filter_size = static_cast<std::ptrdiff_t>(g.filter_height) * filter_row;
-  Input* out = output;
-  for (std::int32_t n = 0; n < g.output.batch; ++n) {
-    for (std::int32_t oy = 0; oy < g.output.height; ++oy) {
-      const std::int32_t y0 = oy * g.stride_height - g.pad_top;
-      for (std::int32_t ox = 0; ox < g.output.width; ++ox) {
-        const std::int32_t x0 = ox * g.stride_width - g.pad_left;
-        for (std::int32_t oc = 0; oc < g.output.channels; ++oc) {
-          const std::int32_t first_channel = (oc / filters_per_group) * depth;
-          const std::int8_t* channel_filter = filter + oc * filter_size;
-          Accumulator accumulator = 0;
-          for (std::int32_t fy = 0; fy < g.filter_height; ++fy) {
-            const std::int32_t y = y0 + g.dilation_height * fy;
-            if (y < 0 || y >= g.input.height) continue;  // zero padding: the tap adds nothing
-            for (std::int32_t fx = 0; fx < g.filter_width; ++fx) {
-              const std::int32_t x = x0 + g.dilation_width * fx;
-              if (x < 0 || x >= g.input.width) continue;
+  for_each_conv_output(
+      g, output, [&](std::int32_t n, std::int32_t oy, std::int32_t ox, std::int32_t oc) {
+        const std::int32_t first_channel = (oc / filters_per_group) * depth;
+        const std::int8_t* channel_filter = filter + oc * filter_size;
+        Accumulator accumulator = 0;
+        for_each_conv_tap(
+            g, oy, ox, [&](std::int32_t y, std::int32_t x, std::int32_t fy, std::int32_t fx) {
               const Input* pixel = input + nhwc_offset(g.input, n, y, x, first_channel);
               const std::int8_t* taps = channel_filter + fy * filter_row + fx * depth;
               for (std::int32_t i = 0; i < depth; ++i) {
@@ -422,29 +456,19 @@ void conv2d_loops(const Conv2DParams& params, const Input* input, const std::int
                     static_cast<std::int32_t>(taps[i]) *
                     (static_cast<std::int32_t>(pixel[i]) - input_zero_point));
               }
-            }
-          }
-          const std::int32_t value = requantize(accumulator, oc);
-          *out++ = static_cast<Input>(clamp(value, params.activation.min, params.activation.max));
-        }
-      }
-    }
-  }
+            });
+        const std::int32_t value = requantize(accumulator, oc);
+        return static_cast<Input>(clamp(value, params.activation.min, params.activation.max));
+      });
 }
 
 template <RoundingMode Mode>
 void conv2d_int8(const Conv2DParams& params, const std::int8_t* input, const std::int8_t* filter,
                  const std::int32_t* bias, std::int8_t* output) {
-  const bool per_channel = params.multipliers.size() > 1;
   conv2d_loops<std::int32_t>(
       params, input, filter, output, [&](std::int32_t accumulator, std::int32_t channel) {
-        // The taps alone cannot overflow (kMaxAccumulationDepth); a bias that pushes the sum
-        // past int32 wraps as on TFLite-Micro's targets, without C++ undefined behaviour.
-        if (bias != nullptr) accumulator = wrapping_add(accumulator, bias[channel]);
-        const QuantizedMultiplier m =
-            params.multipliers[per_channel ? static_cast<std::size_t>(channel) : 0];
-        return add_zero_point(multiply_by_quantized_multiplier<Mode>(accumulator, m),
-                              params.output_zero_point);
+        return requantize_int8_accumulator<Mode>(accumulator, bias, params.multipliers, channel,
+                                                 params.output_zero_point);
       });
 }
 
@@ -456,11 +480,9 @@ namespace reference {
 inline Status conv2d(const Conv2DParams& params, TensorView<const std::int8_t> input,
                      TensorView<const std::int8_t> filter, Span<const std::int32_t> bias,
                      TensorView<std::int8_t> output) {
-  const Conv2DGeometry& g = params.geometry;
   TSQ_RETURN_IF_ERROR(detail::check_conv_views(
-      "Conv2D", g, params.type, params.multipliers.size(),
-      Shape{g.output.channels, g.filter_height, g.filter_width, g.filter_input_depth}, input,
-      filter, bias, output));
+      "Conv2D", params.geometry, params.type, params.multipliers.size(),
+      detail::conv2d_filter_shape(params.geometry), input, filter, bias, output));
   const std::int32_t* bias_data = bias.empty() ? nullptr : bias.data();
   if (params.rounding == RoundingMode::double_rounding) {
     detail::conv2d_int8<RoundingMode::double_rounding>(params, input.data(), filter.data(),
@@ -478,11 +500,9 @@ inline Status conv2d(const Conv2DParams& params, TensorView<const std::int8_t> i
 inline Status conv2d(const Conv2DParams& params, TensorView<const std::int16_t> input,
                      TensorView<const std::int8_t> filter, Span<const std::int64_t> bias,
                      TensorView<std::int16_t> output) {
-  const Conv2DGeometry& g = params.geometry;
   TSQ_RETURN_IF_ERROR(detail::check_conv_views(
-      "Conv2D", g, params.type, params.multipliers.size(),
-      Shape{g.output.channels, g.filter_height, g.filter_width, g.filter_input_depth}, input,
-      filter, bias, output));
+      "Conv2D", params.geometry, params.type, params.multipliers.size(),
+      detail::conv2d_filter_shape(params.geometry), input, filter, bias, output));
   TSQ_RETURN_IF_ERROR(detail::check_int16_bias("Conv2D", bias));
   const bool per_channel = params.multipliers.size() > 1;
   const std::int64_t* bias_data = bias.empty() ? nullptr : bias.data();

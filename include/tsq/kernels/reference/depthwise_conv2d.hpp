@@ -49,18 +49,8 @@ struct DepthwiseConv2DOptions {
 // dilated kernel larger than the input (shape_mismatch).
 inline Result<Conv2DGeometry> compute_depthwise_conv2d_geometry(
     const Shape& input, const Shape& filter, const DepthwiseConv2DOptions& options) {
-  if (input.rank() != 4) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "DepthwiseConv2D input must be NHWC (rank 4), got rank ")
-        .append(input.rank());
-  }
-  if (filter.rank() != 4) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "DepthwiseConv2D filter must be [1, KH, KW, C_in * m] (rank 4), got rank ")
-        .append(filter.rank());
-  }
-  TSQ_RETURN_IF_ERROR(detail::check_positive_dims("DepthwiseConv2D", "input", input));
-  TSQ_RETURN_IF_ERROR(detail::check_positive_dims("DepthwiseConv2D", "filter", filter));
+  TSQ_RETURN_IF_ERROR(
+      detail::check_conv_shapes("DepthwiseConv2D", input, filter, "[1, KH, KW, C_in * m]"));
   if (options.depth_multiplier < 1) {
     return Status::error(ErrorCode::invalid_argument, "DepthwiseConv2D depth multiplier ")
         .append(options.depth_multiplier)
@@ -128,23 +118,18 @@ inline Result<DepthwiseConv2DParams> prepare_depthwise_conv2d(
   const Result<Conv2DGeometry> geometry =
       compute_depthwise_conv2d_geometry(q.input_shape, q.filter_shape, q.options);
   if (!geometry.is_ok()) return geometry.status();
-  TSQ_RETURN_IF_ERROR(detail::check_accumulation_depth(
-      "DepthwiseConv2D",
-      static_cast<std::int64_t>(geometry->filter_height) * geometry->filter_width));
-  const Result<Span<const QuantizedMultiplier>> multipliers =
-      detail::compute_conv_multipliers("DepthwiseConv2D", q.input, q.filter_scales, q.output,
-                                       geometry->output.channels, q.rounding, multiplier_storage);
-  if (!multipliers.is_ok()) return multipliers.status();
-  const Result<ActivationRange> activation =
-      quantized_activation_range(q.options.activation, q.output);
-  if (!activation.is_ok()) return activation.status();
+  // The filter volume is KH * KW (filter_input_depth is 1).
+  const Result<detail::ConvRequantization> requantization = detail::prepare_conv_requantization(
+      "DepthwiseConv2D", geometry.value(), q.input, q.filter_scales, q.output, q.options.activation,
+      q.rounding, multiplier_storage);
+  if (!requantization.is_ok()) return requantization.status();
   DepthwiseConv2DParams params;
   params.geometry = geometry.value();
   params.depth_multiplier = q.options.depth_multiplier;
   params.input_zero_point = q.input.zero_point;
   params.output_zero_point = q.output.zero_point;
-  params.multipliers = multipliers.value();
-  params.activation = activation.value();
+  params.multipliers = requantization->multipliers;
+  params.activation = requantization->activation;
   params.rounding = q.rounding;
   return params;
 }
@@ -156,42 +141,23 @@ void depthwise_conv2d_int8(const DepthwiseConv2DParams& params, const std::int8_
                            const std::int8_t* filter, const std::int32_t* bias,
                            std::int8_t* output) {
   const Conv2DGeometry& g = params.geometry;
-  const bool per_channel = params.multipliers.size() > 1;
   const std::int32_t channels = g.output.channels;
   const auto filter_row = static_cast<std::ptrdiff_t>(g.filter_width) * channels;
-  std::int8_t* out = output;
-  for (std::int32_t n = 0; n < g.output.batch; ++n) {
-    for (std::int32_t oy = 0; oy < g.output.height; ++oy) {
-      const std::int32_t y0 = oy * g.stride_height - g.pad_top;
-      for (std::int32_t ox = 0; ox < g.output.width; ++ox) {
-        const std::int32_t x0 = ox * g.stride_width - g.pad_left;
-        for (std::int32_t oc = 0; oc < channels; ++oc) {
-          const std::int32_t input_channel = oc / params.depth_multiplier;
-          std::int32_t accumulator = 0;
-          for (std::int32_t fy = 0; fy < g.filter_height; ++fy) {
-            const std::int32_t y = y0 + g.dilation_height * fy;
-            if (y < 0 || y >= g.input.height) continue;  // zero padding: the tap adds nothing
-            for (std::int32_t fx = 0; fx < g.filter_width; ++fx) {
-              const std::int32_t x = x0 + g.dilation_width * fx;
-              if (x < 0 || x >= g.input.width) continue;
+  for_each_conv_output(
+      g, output, [&](std::int32_t n, std::int32_t oy, std::int32_t ox, std::int32_t oc) {
+        const std::int32_t input_channel = oc / params.depth_multiplier;
+        std::int32_t accumulator = 0;
+        for_each_conv_tap(
+            g, oy, ox, [&](std::int32_t y, std::int32_t x, std::int32_t fy, std::int32_t fx) {
               const std::int32_t pixel = input[nhwc_offset(g.input, n, y, x, input_channel)];
               const std::int32_t tap =
                   filter[fy * filter_row + static_cast<std::ptrdiff_t>(fx) * channels + oc];
               accumulator += tap * (pixel - params.input_zero_point);
-            }
-          }
-          // See conv2d_int8: the taps cannot overflow, a large bias wraps as on the targets.
-          if (bias != nullptr) accumulator = wrapping_add(accumulator, bias[oc]);
-          const QuantizedMultiplier m =
-              params.multipliers[per_channel ? static_cast<std::size_t>(oc) : 0];
-          const std::int32_t value = add_zero_point(
-              multiply_by_quantized_multiplier<Mode>(accumulator, m), params.output_zero_point);
-          *out++ =
-              static_cast<std::int8_t>(clamp(value, params.activation.min, params.activation.max));
-        }
-      }
-    }
-  }
+            });
+        const std::int32_t value = requantize_int8_accumulator<Mode>(
+            accumulator, bias, params.multipliers, oc, params.output_zero_point);
+        return static_cast<std::int8_t>(clamp(value, params.activation.min, params.activation.max));
+      });
 }
 
 }  // namespace detail

@@ -12,6 +12,7 @@
 
 #include "tsq/core/data_type.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/quant/quant_params.hpp"
 #include "tsq/quant/quantize.hpp"
 #include "tsq/tensor/tensor_view.hpp"
@@ -30,11 +31,7 @@ struct DequantizeParams {
 };
 
 inline Result<DequantizeParams> prepare_dequantize(const DequantizeQuantization& q) {
-  for (int axis = 0; axis < q.shape.rank(); ++axis) {
-    if (q.shape[axis] < 0) {
-      return Status::error(ErrorCode::shape_mismatch, "Dequantize shape has a negative dimension");
-    }
-  }
+  TSQ_RETURN_IF_ERROR(detail::check_no_negative_dimension("Dequantize", q.shape));
   TSQ_RETURN_IF_ERROR(validate(q.input));
   if (q.input.type != DataType::int8 && q.input.type != DataType::uint8 &&
       q.input.type != DataType::int16) {
@@ -49,20 +46,8 @@ namespace detail {
 template <typename T>
 Status dequantize_kernel(const DequantizeParams& params, const TensorView<const T>& input,
                          const TensorView<float>& output) {
-  if (params.input.type != data_type_of_v<T>) {
-    return Status::error(ErrorCode::unsupported_type, "Dequantize was prepared for ")
-        .append(data_type_name(params.input.type));
-  }
-  if (input.shape() != params.shape || output.shape() != params.shape) {
-    Status status = Status::error(ErrorCode::shape_mismatch, "Dequantize: input ");
-    append_shape(status, input.shape()).append(" and output ");
-    append_shape(status, output.shape()).append(" must have the prepared shape ");
-    append_shape(status, params.shape);
-    return status;
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, "Dequantize needs contiguous tensors");
-  }
+  TSQ_RETURN_IF_ERROR(check_prepared_type("Dequantize", params.input.type, data_type_of_v<T>));
+  TSQ_RETURN_IF_ERROR(check_elementwise_views("Dequantize", params.shape, input, output));
   const std::size_t count = input.element_count();
   for (std::size_t i = 0; i < count; ++i) {
     output.data()[i] = tsq::dequantize(input.data()[i], params.input);

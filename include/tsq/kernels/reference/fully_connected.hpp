@@ -185,7 +185,6 @@ template <RoundingMode Mode>
 void fully_connected_int8(const FullyConnectedParams& params, std::int32_t batches,
                           const std::int8_t* input, const std::int8_t* weights,
                           const std::int32_t* bias, std::int8_t* output) {
-  const bool per_channel = params.multipliers.size() > 1;
   for (std::int32_t b = 0; b < batches; ++b) {
     const std::int8_t* row = input + static_cast<std::ptrdiff_t>(b) * params.input_depth;
     for (std::int32_t u = 0; u < params.units; ++u) {
@@ -194,13 +193,8 @@ void fully_connected_int8(const FullyConnectedParams& params, std::int32_t batch
       for (std::int32_t d = 0; d < params.input_depth; ++d) {
         accumulator += static_cast<std::int32_t>(filter[d]) * (row[d] - params.input_zero_point);
       }
-      // The products alone cannot overflow (kMaxAccumulationDepth); a bias that pushes the sum
-      // past int32 wraps as on TFLite-Micro's targets, without C++ undefined behaviour.
-      if (bias != nullptr) accumulator = wrapping_add(accumulator, bias[u]);
-      const QuantizedMultiplier m =
-          params.multipliers[per_channel ? static_cast<std::size_t>(u) : 0];
-      const std::int32_t value = detail::add_zero_point(
-          multiply_by_quantized_multiplier<Mode>(accumulator, m), params.output_zero_point);
+      const std::int32_t value = requantize_int8_accumulator<Mode>(
+          accumulator, bias, params.multipliers, u, params.output_zero_point);
       output[static_cast<std::ptrdiff_t>(b) * params.units + u] =
           static_cast<std::int8_t>(clamp(value, params.activation.min, params.activation.max));
     }

@@ -21,6 +21,7 @@
 
 #include "tsq/core/data_type.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/quant/fixed_point.hpp"
 #include "tsq/quant/fixed_point_math.hpp"
 #include "tsq/quant/multiplier.hpp"
@@ -135,11 +136,7 @@ Result<Params> prepare_logistic_like(const char* op, const Shape& shape, const Q
                                      float int8_scale, const char* int8_scale_text,
                                      std::int32_t int8_zero_point, int max_int8_shift,
                                      int max_power_of_two_shift) {
-  for (int axis = 0; axis < shape.rank(); ++axis) {
-    if (shape[axis] < 0) {
-      return Status::error(ErrorCode::shape_mismatch, op).append(" shape has a negative dimension");
-    }
-  }
+  TSQ_RETURN_IF_ERROR(check_no_negative_dimension(op, shape));
   TSQ_RETURN_IF_ERROR(validate(input));
   TSQ_RETURN_IF_ERROR(validate(output));
   if (input.type != output.type ||
@@ -189,23 +186,8 @@ Result<Params> prepare_logistic_like(const char* op, const Shape& shape, const Q
 template <typename Params, typename T>
 Status check_logistic_like_views(const char* op, const Params& params,
                                  const TensorView<const T>& input, const TensorView<T>& output) {
-  if (params.type != data_type_of_v<T>) {
-    return Status::error(ErrorCode::unsupported_type, op)
-        .append(" was prepared for ")
-        .append(data_type_name(params.type));
-  }
-  if (input.shape() != params.shape || output.shape() != params.shape) {
-    Status status = Status::error(ErrorCode::shape_mismatch, op);
-    status.append(": input ");
-    append_shape(status, input.shape()).append(" and output ");
-    append_shape(status, output.shape()).append(" must have the prepared shape ");
-    append_shape(status, params.shape);
-    return status;
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, op).append(" needs contiguous tensors");
-  }
-  return Status::ok();
+  TSQ_RETURN_IF_ERROR(check_prepared_type(op, params.type, data_type_of_v<T>));
+  return check_elementwise_views(op, params.shape, input, output);
 }
 
 // The int16 input rescaled to 1/(3 * 4096) units: |x * multiplier| <= 32768 * 32767 < 2^30, so
@@ -215,24 +197,12 @@ inline std::int32_t int16_table_input(std::int16_t x, std::int32_t multiplier, i
   return (static_cast<std::int32_t>(x) * multiplier + round) >> shift;
 }
 
-// sigmoid of v in 1/(3 * 4096) units, Q0.15: |v| >> 9 indexes the sigmoid(i/24) table, the low 9
-// bits interpolate (spec 4.5, steps 2-5).
-inline std::int16_t sigmoid_of_table_input(std::int32_t v) {
-  const auto magnitude = static_cast<std::uint32_t>(v < 0 ? -static_cast<std::int64_t>(v) : v);
-  const std::uint32_t index = magnitude >> 9;
-  std::uint32_t result = 0x7FFFu << 10;  // saturated
-  if (index < 255) {
-    const std::uint32_t base = fixed_point::kSigmoidTable[index];
-    const std::uint32_t next = fixed_point::kSigmoidTable[index + 1];
-    result = (base << 9) + (magnitude & 0x1FFu) * (next - base);  // unsigned Q0.25
-  }
-  result = v >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1;
-  return static_cast<std::int16_t>(result >> 10);
-}
-
-template <RoundingMode Mode>
-void logistic_int8(const LogisticParams& params, const std::int8_t* input, std::int8_t* output,
-                   std::size_t count) {
+// The int8 path of LOGISTIC and TANH (spec 3.12, 3.13): x - Z_in at or beyond the input range
+// radius saturates to -128 or 127; inside it is rescaled to Q4.27 and `from_q4_27` gives the
+// output before the clamp.
+template <RoundingMode Mode, typename Params, typename FromQ4_27>
+void logistic_like_int8_elements(const Params& params, const std::int8_t* input,
+                                 std::int8_t* output, std::size_t count, FromQ4_27 from_q4_27) {
   for (std::size_t i = 0; i < count; ++i) {
     const std::int32_t difference = input[i] - params.input_zero_point;
     if (difference <= -params.input_range_radius) {
@@ -242,12 +212,40 @@ void logistic_int8(const LogisticParams& params, const std::int8_t* input, std::
     } else {
       const std::int32_t input_q4_27 =
           multiply_by_quantized_multiplier<Mode>(difference, params.input_multiplier);
-      // Q0.31 -> 1/256 steps, then the zero point -128.
-      const std::int32_t value =
-          rounding_divide_by_power_of_two(fixed_point::logistic<4>(input_q4_27), 23) - 128;
-      output[i] = static_cast<std::int8_t>(tsq::clamp(value, -128, 127));
+      output[i] = static_cast<std::int8_t>(tsq::clamp(from_q4_27(input_q4_27), -128, 127));
     }
   }
+}
+
+// The int8 eval of LOGISTIC and TANH: checks the views, then runs the prepared rounding mode.
+template <typename Params, typename FromQ4_27>
+Status logistic_like_int8(const char* op, const Params& params,
+                          const TensorView<const std::int8_t>& input,
+                          const TensorView<std::int8_t>& output, FromQ4_27 from_q4_27) {
+  TSQ_RETURN_IF_ERROR(check_logistic_like_views(op, params, input, output));
+  if (params.rounding == RoundingMode::double_rounding) {
+    logistic_like_int8_elements<RoundingMode::double_rounding>(params, input.data(), output.data(),
+                                                               input.element_count(), from_q4_27);
+  } else {
+    logistic_like_int8_elements<RoundingMode::single_rounding>(params, input.data(), output.data(),
+                                                               input.element_count(), from_q4_27);
+  }
+  return Status::ok();
+}
+
+// The int16 eval of LOGISTIC and TANH (the same in both rounding modes): checks the views, then
+// maps each input, rescaled to 1/(3 * 4096) units, through `of_table_input`.
+template <typename Params, typename OfTableInput>
+Status logistic_like_int16(const char* op, const Params& params,
+                           const TensorView<const std::int16_t>& input,
+                           const TensorView<std::int16_t>& output, OfTableInput of_table_input) {
+  TSQ_RETURN_IF_ERROR(check_logistic_like_views(op, params, input, output));
+  const std::size_t count = input.element_count();
+  for (std::size_t i = 0; i < count; ++i) {
+    output.data()[i] = of_table_input(int16_table_input(
+        input.data()[i], params.table_input_multiplier, params.table_input_shift));
+  }
+  return Status::ok();
 }
 
 }  // namespace detail
@@ -263,27 +261,19 @@ namespace reference {
 // int8 -> int8, output (1/256, -128).
 inline Status logistic(const LogisticParams& params, TensorView<const std::int8_t> input,
                        TensorView<std::int8_t> output) {
-  TSQ_RETURN_IF_ERROR(tsq::detail::check_logistic_like_views("Logistic", params, input, output));
-  if (params.rounding == RoundingMode::double_rounding) {
-    tsq::detail::logistic_int8<RoundingMode::double_rounding>(params, input.data(), output.data(),
-                                                              input.element_count());
-  } else {
-    tsq::detail::logistic_int8<RoundingMode::single_rounding>(params, input.data(), output.data(),
-                                                              input.element_count());
-  }
-  return Status::ok();
+  return tsq::detail::logistic_like_int8(
+      "Logistic", params, input, output, [](std::int32_t input_q4_27) {
+        // Q0.31 -> 1/256 steps, then the zero point -128.
+        return rounding_divide_by_power_of_two(fixed_point::logistic<4>(input_q4_27), 23) - 128;
+      });
 }
 
 // int16 -> int16, output (2^-15, 0). The same in both rounding modes.
 inline Status logistic(const LogisticParams& params, TensorView<const std::int16_t> input,
                        TensorView<std::int16_t> output) {
-  TSQ_RETURN_IF_ERROR(tsq::detail::check_logistic_like_views("Logistic", params, input, output));
-  const std::size_t count = input.element_count();
-  for (std::size_t i = 0; i < count; ++i) {
-    output.data()[i] = tsq::detail::sigmoid_of_table_input(tsq::detail::int16_table_input(
-        input.data()[i], params.table_input_multiplier, params.table_input_shift));
-  }
-  return Status::ok();
+  return tsq::detail::logistic_like_int16("Logistic", params, input, output, [](std::int32_t v) {
+    return fixed_point::detail::sigmoid_of_table_input(v);
+  });
 }
 
 }  // namespace reference

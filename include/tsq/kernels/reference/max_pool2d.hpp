@@ -55,34 +55,16 @@ inline Result<MaxPool2DParams> prepare_max_pool2d(const MaxPool2DQuantization& q
 
 namespace detail {
 
+// One window's maximum. It starts at the type's lowest value, as the reference does; windows are
+// never empty.
 template <typename T>
-void max_pool2d(const MaxPool2DParams& params, const TensorView<const T>& input,
-                const TensorView<T>& output) {
-  const Pool2DGeometry& g = params.geometry;
-  const T* in = input.data();
-  T* out = output.data();
-  for (std::int32_t b = 0; b < g.output.batch; ++b) {
-    for (std::int32_t out_y = 0; out_y < g.output.height; ++out_y) {
-      for (std::int32_t out_x = 0; out_x < g.output.width; ++out_x) {
-        const Pool2DWindowBounds w = pool2d_window_bounds(g, out_y, out_x);
-        for (std::int32_t c = 0; c < g.output.channels; ++c) {
-          // Start at the type's lowest value, as the reference does; windows are never empty.
-          std::int32_t max = type_range(data_type_of_v<T>).min;
-          for (std::int32_t y = w.y_begin; y < w.y_end; ++y) {
-            for (std::int32_t x = w.x_begin; x < w.x_end; ++x) {
-              const std::int32_t value = in[b * input.stride(0) + y * input.stride(1) +
-                                            x * input.stride(2) + c * input.stride(3)];
-              if (value > max) max = value;
-            }
-          }
-          out[b * output.stride(0) + out_y * output.stride(1) + out_x * output.stride(2) +
-              c * output.stride(3)] =
-              static_cast<T>(clamp(max, params.activation.min, params.activation.max));
-        }
-      }
-    }
+struct MaxPool2DAccumulator {
+  std::int32_t max = type_range(data_type_of_v<T>).min;
+  void add(std::int32_t value) {
+    if (value > max) max = value;
   }
-}
+  std::int32_t result(std::int32_t /*count*/) const { return max; }
+};
 
 }  // namespace detail
 
@@ -91,19 +73,15 @@ namespace reference {
 // int8 -> int8. Views may have any strides; shapes must be the prepared ones.
 inline Status max_pool2d(const MaxPool2DParams& params, TensorView<const std::int8_t> input,
                          TensorView<std::int8_t> output) {
-  TSQ_RETURN_IF_ERROR(
-      detail::check_pool2d_views("MaxPool2D", params.geometry, params.type, input, output));
-  detail::max_pool2d(params, input, output);
-  return Status::ok();
+  return detail::integer_pool2d<detail::MaxPool2DAccumulator<std::int8_t>>(
+      "MaxPool2D", params.geometry, params.type, params.activation, input, output);
 }
 
 // int16 -> int16 (any zero point; the kernel never looks at it).
 inline Status max_pool2d(const MaxPool2DParams& params, TensorView<const std::int16_t> input,
                          TensorView<std::int16_t> output) {
-  TSQ_RETURN_IF_ERROR(
-      detail::check_pool2d_views("MaxPool2D", params.geometry, params.type, input, output));
-  detail::max_pool2d(params, input, output);
-  return Status::ok();
+  return detail::integer_pool2d<detail::MaxPool2DAccumulator<std::int16_t>>(
+      "MaxPool2D", params.geometry, params.type, params.activation, input, output);
 }
 
 }  // namespace reference

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // What MaxPool2D and AvgPool2D share (spec 3.5, 3.6): the window options, the output geometry
-// (spec 3.3 with dilation 1) and the checks both ops make in prepare and eval.
+// (spec 3.3 with dilation 1), the checks both ops make in prepare and eval, and the window loops
+// of their integer and float kernels (the ops differ only in how a window is reduced).
 //
 // A window is placed at (oy * stride_height - pad_top, ox * stride_width - pad_left) and clipped
 // to the image: taps in the padding are skipped, never read as zeros.
@@ -58,20 +59,12 @@ constexpr bool every_window_overlaps_input(std::int32_t input_size, std::int32_t
 inline Result<AxisGeometry> pool2d_axis(const char* op, const char* axis, std::int32_t input_size,
                                         std::int32_t filter, std::int32_t stride, Padding padding) {
   const Result<AxisGeometry> geometry =
-      compute_axis_geometry(input_size, filter, stride, /*dilation=*/1, padding);
-  if (!geometry.is_ok()) {
-    return Status::error(geometry.status().code(), op)
-        .append(" ")
-        .append(axis)
-        .append(": ")
-        .append(geometry.status().message());
-  }
+      compute_named_axis_geometry(op, axis, input_size, filter, stride, /*dilation=*/1, padding);
+  if (!geometry.is_ok()) return geometry.status();
   if (!every_window_overlaps_input(input_size, filter, stride, geometry->pad_before,
                                    geometry->output_size)) {
-    return Status::error(ErrorCode::invalid_argument, op)
-        .append(" ")
-        .append(axis)
-        .append(": a window lies entirely in the padding");
+    return axis_error(ErrorCode::invalid_argument, op, axis)
+        .append("a window lies entirely in the padding");
   }
   return geometry;
 }
@@ -232,6 +225,66 @@ constexpr Pool2DWindowBounds pool2d_window_bounds(const Pool2DGeometry& g, std::
   bounds.x_begin = x_origin < 0 ? 0 : x_origin;
   bounds.x_end = x_end < g.input.width ? static_cast<std::int32_t>(x_end) : g.input.width;
   return bounds;
+}
+
+// The loops of every pooling kernel, integer and float: each output element is
+// finish(reducer.result(tap_count)) of a fresh `Reducer` fed, row by row, the taps of its window
+// inside the image. Views may have any strides.
+template <typename Reducer, typename Input, typename Output, typename Finish>
+void pool2d_reduce_windows(const Pool2DGeometry& g, const TensorView<const Input>& input,
+                           const TensorView<Output>& output, Finish finish) {
+  const Input* in = input.data();
+  Output* out = output.data();
+  for (std::int32_t b = 0; b < g.output.batch; ++b) {
+    for (std::int32_t out_y = 0; out_y < g.output.height; ++out_y) {
+      for (std::int32_t out_x = 0; out_x < g.output.width; ++out_x) {
+        const Pool2DWindowBounds w = pool2d_window_bounds(g, out_y, out_x);
+        // >= 1: prepare rejects geometries with a window entirely in the padding.
+        const std::int32_t tap_count = (w.y_end - w.y_begin) * (w.x_end - w.x_begin);
+        for (std::int32_t c = 0; c < g.output.channels; ++c) {
+          Reducer reducer;
+          for (std::int32_t y = w.y_begin; y < w.y_end; ++y) {
+            for (std::int32_t x = w.x_begin; x < w.x_end; ++x) {
+              reducer.add(in[b * input.stride(0) + y * input.stride(1) + x * input.stride(2) +
+                             c * input.stride(3)]);
+            }
+          }
+          out[b * output.stride(0) + out_y * output.stride(1) + out_x * output.stride(2) +
+              c * output.stride(3)] = finish(reducer.result(tap_count));
+        }
+      }
+    }
+  }
+}
+
+// An integer pooling eval: checks the views against the prepared geometry and type, then
+// reduces every window with `Reducer` and clamps to the activation range.
+template <typename Reducer, typename T>
+Status integer_pool2d(const char* op, const Pool2DGeometry& geometry, DataType prepared_type,
+                      const ActivationRange& activation, const TensorView<const T>& input,
+                      const TensorView<T>& output) {
+  TSQ_RETURN_IF_ERROR(check_pool2d_views(op, geometry, prepared_type, input, output));
+  pool2d_reduce_windows<Reducer>(geometry, input, output, [&](std::int32_t value) {
+    return static_cast<T>(clamp(value, activation.min, activation.max));
+  });
+  return Status::ok();
+}
+
+// A float pooling kernel: computes the geometry from the window and the input shape, checks the
+// output shape, then reduces every window with `Reducer` and applies the activation.
+template <typename Reducer>
+Status float_pool2d(const char* op, const Pool2DWindow& window, FusedActivation activation,
+                    const TensorView<const float>& input, const TensorView<float>& output) {
+  const Result<Pool2DGeometry> geometry = compute_pool2d_geometry(input.shape(), window, op);
+  if (!geometry.is_ok()) return geometry.status();
+  const Shape expected_output = nhwc_shape(geometry->output);
+  if (output.shape() != expected_output) {
+    return view_shape_error(op, "output", output.shape(), expected_output);
+  }
+  const FloatActivationRange range = float_activation_range(activation);
+  pool2d_reduce_windows<Reducer>(geometry.value(), input, output,
+                                 [&](float value) { return apply_activation(value, range); });
+  return Status::ok();
 }
 
 }  // namespace detail

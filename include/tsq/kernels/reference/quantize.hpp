@@ -18,6 +18,7 @@
 
 #include "tsq/core/data_type.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/quant/quant_params.hpp"
 #include "tsq/quant/quantize.hpp"
 #include "tsq/tensor/tensor_view.hpp"
@@ -37,11 +38,7 @@ struct QuantizeParams {
 };
 
 inline Result<QuantizeParams> prepare_quantize(const QuantizeQuantization& q) {
-  for (int axis = 0; axis < q.shape.rank(); ++axis) {
-    if (q.shape[axis] < 0) {
-      return Status::error(ErrorCode::shape_mismatch, "Quantize shape has a negative dimension");
-    }
-  }
+  TSQ_RETURN_IF_ERROR(detail::check_no_negative_dimension("Quantize", q.shape));
   TSQ_RETURN_IF_ERROR(validate(q.output));
   if (q.output.type != DataType::int8 && q.output.type != DataType::uint8 &&
       q.output.type != DataType::int16) {
@@ -56,20 +53,8 @@ namespace detail {
 template <typename T>
 Status quantize_kernel(const QuantizeParams& params, const TensorView<const float>& input,
                        const TensorView<T>& output) {
-  if (params.output.type != data_type_of_v<T>) {
-    return Status::error(ErrorCode::unsupported_type, "Quantize was prepared for ")
-        .append(data_type_name(params.output.type));
-  }
-  if (input.shape() != params.shape || output.shape() != params.shape) {
-    Status status = Status::error(ErrorCode::shape_mismatch, "Quantize: input ");
-    append_shape(status, input.shape()).append(" and output ");
-    append_shape(status, output.shape()).append(" must have the prepared shape ");
-    append_shape(status, params.shape);
-    return status;
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, "Quantize needs contiguous tensors");
-  }
+  TSQ_RETURN_IF_ERROR(check_prepared_type("Quantize", params.output.type, data_type_of_v<T>));
+  TSQ_RETURN_IF_ERROR(check_elementwise_views("Quantize", params.shape, input, output));
   const std::size_t count = input.element_count();
   for (std::size_t i = 0; i < count; ++i) {
     if (std::isnan(input.data()[i])) {

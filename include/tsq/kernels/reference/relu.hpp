@@ -69,35 +69,11 @@ struct Relu6Params {
 
 namespace detail {
 
-inline Status check_relu_shape(const char* op, const Shape& shape) {
-  for (int axis = 0; axis < shape.rank(); ++axis) {
-    if (shape[axis] < 0) {
-      return Status::error(ErrorCode::shape_mismatch, op).append(" shape has a negative dimension");
-    }
-  }
-  return Status::ok();
-}
-
 template <typename T>
 Status check_relu_views(const char* op, DataType type, const Shape& shape,
                         const TensorView<const T>& input, const TensorView<T>& output) {
-  if (type != data_type_of_v<T>) {
-    return Status::error(ErrorCode::unsupported_type, op)
-        .append(" was prepared for ")
-        .append(data_type_name(type));
-  }
-  if (input.shape() != shape || output.shape() != shape) {
-    Status status = Status::error(ErrorCode::shape_mismatch, op);
-    status.append(": input ");
-    append_shape(status, input.shape()).append(" and output ");
-    append_shape(status, output.shape()).append(" must have the prepared shape ");
-    append_shape(status, shape);
-    return status;
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, op).append(" needs contiguous tensors");
-  }
-  return Status::ok();
+  TSQ_RETURN_IF_ERROR(check_prepared_type(op, type, data_type_of_v<T>));
+  return check_elementwise_views(op, shape, input, output);
 }
 
 template <RoundingMode Mode, typename T>
@@ -140,7 +116,7 @@ Status relu6_eval(const Relu6Params& params, const TensorView<const T>& input,
 
 // Validates the layer and computes the multiplier and the clamp (float math here only).
 inline Result<ReluParams> prepare_relu(const ReluQuantization& q) {
-  TSQ_RETURN_IF_ERROR(detail::check_relu_shape("ReLU", q.shape));
+  TSQ_RETURN_IF_ERROR(detail::check_no_negative_dimension("ReLU", q.shape));
   TSQ_RETURN_IF_ERROR(validate(q.input));
   TSQ_RETURN_IF_ERROR(validate(q.output));
   if (q.input.type != q.output.type ||
@@ -177,7 +153,7 @@ inline Result<ReluParams> prepare_relu(const ReluQuantization& q) {
 // Validates the layer: the output must carry the input's parameters. The upper bound is
 // Z + round(6 / S) with the division in float32 (spec 3.14), clamped to the integer range.
 inline Result<Relu6Params> prepare_relu6(const Relu6Quantization& q) {
-  TSQ_RETURN_IF_ERROR(detail::check_relu_shape("ReLU6", q.shape));
+  TSQ_RETURN_IF_ERROR(detail::check_no_negative_dimension("ReLU6", q.shape));
   TSQ_RETURN_IF_ERROR(validate(q.input));
   TSQ_RETURN_IF_ERROR(validate(q.output));
   if (q.input.type != q.output.type ||

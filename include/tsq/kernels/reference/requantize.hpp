@@ -16,6 +16,7 @@
 
 #include "tsq/core/data_type.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/quant/multiplier.hpp"
 #include "tsq/quant/quant_params.hpp"
 #include "tsq/quant/quantize.hpp"
@@ -48,11 +49,7 @@ constexpr bool is_requantize_type(DataType type) {
 
 // Validates both parameter sets and computes the multiplier (float math here only).
 inline Result<RequantizeParams> prepare_requantize(const RequantizeQuantization& q) {
-  for (int axis = 0; axis < q.shape.rank(); ++axis) {
-    if (q.shape[axis] < 0) {
-      return Status::error(ErrorCode::shape_mismatch, "Requantize shape has a negative dimension");
-    }
-  }
+  TSQ_RETURN_IF_ERROR(detail::check_no_negative_dimension("Requantize", q.shape));
   TSQ_RETURN_IF_ERROR(validate(q.input));
   TSQ_RETURN_IF_ERROR(validate(q.output));
   if (!is_requantize_type(q.input.type) || !is_requantize_type(q.output.type)) {
@@ -100,22 +97,11 @@ Status requantize(const RequantizeParams& params, TensorView<const Input> input,
   static_assert(
       is_requantize_type(data_type_of_v<Input>) && is_requantize_type(data_type_of_v<Output>),
       "requantize converts between int8_t, uint8_t and int16_t");
-  if (params.input_type != data_type_of_v<Input> || params.output_type != data_type_of_v<Output>) {
-    return Status::error(ErrorCode::unsupported_type, "Requantize was prepared for ")
-        .append(data_type_name(params.input_type))
-        .append(" -> ")
-        .append(data_type_name(params.output_type));
-  }
-  if (input.shape() != params.shape || output.shape() != params.shape) {
-    Status status = Status::error(ErrorCode::shape_mismatch, "Requantize: input ");
-    append_shape(status, input.shape()).append(" and output ");
-    append_shape(status, output.shape()).append(" must have the prepared shape ");
-    append_shape(status, params.shape);
-    return status;
-  }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, "Requantize needs contiguous tensors");
-  }
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared_types("Requantize", params.input_type,
+                                                        params.output_type, data_type_of_v<Input>,
+                                                        data_type_of_v<Output>));
+  TSQ_RETURN_IF_ERROR(
+      tsq::detail::check_elementwise_views("Requantize", params.shape, input, output));
   if (params.rounding == RoundingMode::double_rounding) {
     tsq::detail::requantize_elements<RoundingMode::double_rounding>(
         params, input.data(), output.data(), input.element_count());

@@ -40,6 +40,7 @@
 #include "tsq/core/data_type.hpp"
 #include "tsq/core/span.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/quant/fixed_point.hpp"
 #include "tsq/quant/fixed_point_math.hpp"
 #include "tsq/quant/multiplier.hpp"
@@ -268,11 +269,7 @@ inline Result<SoftmaxParams> prepare_softmax(const SoftmaxQuantization& q) {
   if (q.shape.rank() < 1) {
     return Status::error(ErrorCode::shape_mismatch, "Softmax needs a tensor of rank >= 1");
   }
-  for (int axis = 0; axis < q.shape.rank(); ++axis) {
-    if (q.shape[axis] < 0) {
-      return Status::error(ErrorCode::shape_mismatch, "Softmax shape has a negative dimension");
-    }
-  }
+  TSQ_RETURN_IF_ERROR(detail::check_no_negative_dimension("Softmax", q.shape));
   if (!std::isfinite(q.beta) || !(q.beta > 0.0f)) {
     return Status::error(ErrorCode::invalid_argument, "Softmax beta must be finite and > 0");
   }
@@ -364,21 +361,15 @@ namespace detail {
 template <typename Input, typename Output>
 Status check_softmax_views(const SoftmaxParams& params, const TensorView<const Input>& input,
                            const TensorView<Output>& output) {
-  if (params.input_type != data_type_of_v<Input> || params.output_type != data_type_of_v<Output>) {
-    return Status::error(ErrorCode::unsupported_type, "Softmax was prepared for ")
-        .append(data_type_name(params.input_type))
-        .append(" -> ")
-        .append(data_type_name(params.output_type));
-  }
+  TSQ_RETURN_IF_ERROR(check_prepared_types("Softmax", params.input_type, params.output_type,
+                                           data_type_of_v<Input>, data_type_of_v<Output>));
   if (input.shape() != params.shape) {
     return shape_mismatch_error("Softmax input", input.shape(), params.shape);
   }
   if (output.shape() != params.shape) {
     return shape_mismatch_error("Softmax output", output.shape(), params.shape);
   }
-  if (!input.is_contiguous() || !output.is_contiguous()) {
-    return Status::error(ErrorCode::invalid_argument, "Softmax needs contiguous tensors");
-  }
+  TSQ_RETURN_IF_ERROR(check_contiguous("Softmax", input, output));
   if (params.input_type == DataType::int16 &&
       (params.exp_table.size() < kSoftmaxTableSize ||
        params.reciprocal_table.size() < kSoftmaxTableSize)) {

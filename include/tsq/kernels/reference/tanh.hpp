@@ -46,45 +46,6 @@ struct TanhParams {
   RoundingMode rounding = RoundingMode::double_rounding;
 };
 
-namespace detail {
-
-// tanh of v in 1/(3 * 4096) units, Q0.15: |v| >> 8 indexes the table at 48 |x|, i.e.
-// sigmoid(2 |x|); the low 8 bits interpolate; then 2 sigmoid - 1 with the sign of v.
-inline std::int16_t tanh_of_table_input(std::int32_t v) {
-  const auto magnitude = static_cast<std::uint32_t>(v < 0 ? -static_cast<std::int64_t>(v) : v);
-  const std::uint32_t index = magnitude >> 8;
-  std::int32_t result = static_cast<std::int32_t>(0xFFFFu << 8);  // saturated
-  if (index < 255) {
-    const std::uint32_t base = fixed_point::kSigmoidTable[index];
-    const std::uint32_t next = fixed_point::kSigmoidTable[index + 1];
-    result = static_cast<std::int32_t>((base << 8) + (magnitude & 0xFFu) * (next - base));
-  }
-  result = v >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
-  return static_cast<std::int16_t>(result >> 8);  // within [-32767, 32767]
-}
-
-template <RoundingMode Mode>
-void tanh_int8(const TanhParams& params, const std::int8_t* input, std::int8_t* output,
-               std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const std::int32_t difference = input[i] - params.input_zero_point;
-    if (difference <= -params.input_range_radius) {
-      output[i] = -128;
-    } else if (difference >= params.input_range_radius) {
-      output[i] = 127;
-    } else {
-      const std::int32_t input_q4_27 =
-          multiply_by_quantized_multiplier<Mode>(difference, params.input_multiplier);
-      // Q0.31 -> 1/128 steps.
-      const std::int32_t value =
-          rounding_divide_by_power_of_two(fixed_point::tanh<4>(input_q4_27), 24);
-      output[i] = static_cast<std::int8_t>(tsq::clamp(value, -128, 127));
-    }
-  }
-}
-
-}  // namespace detail
-
 // Validates the layer and computes the input rescaling (float math here only).
 inline Result<TanhParams> prepare_tanh(const TanhQuantization& q) {
   return detail::prepare_logistic_like<TanhParams>("Tanh", q.shape, q.input, q.output, q.rounding,
@@ -96,27 +57,19 @@ namespace reference {
 // int8 -> int8, output (1/128, 0).
 inline Status tanh(const TanhParams& params, TensorView<const std::int8_t> input,
                    TensorView<std::int8_t> output) {
-  TSQ_RETURN_IF_ERROR(tsq::detail::check_logistic_like_views("Tanh", params, input, output));
-  if (params.rounding == RoundingMode::double_rounding) {
-    tsq::detail::tanh_int8<RoundingMode::double_rounding>(params, input.data(), output.data(),
-                                                          input.element_count());
-  } else {
-    tsq::detail::tanh_int8<RoundingMode::single_rounding>(params, input.data(), output.data(),
-                                                          input.element_count());
-  }
-  return Status::ok();
+  return tsq::detail::logistic_like_int8(
+      "Tanh", params, input, output, [](std::int32_t input_q4_27) {
+        // Q0.31 -> 1/128 steps.
+        return rounding_divide_by_power_of_two(fixed_point::tanh<4>(input_q4_27), 24);
+      });
 }
 
 // int16 -> int16, output (2^-15, 0). The same in both rounding modes.
 inline Status tanh(const TanhParams& params, TensorView<const std::int16_t> input,
                    TensorView<std::int16_t> output) {
-  TSQ_RETURN_IF_ERROR(tsq::detail::check_logistic_like_views("Tanh", params, input, output));
-  const std::size_t count = input.element_count();
-  for (std::size_t i = 0; i < count; ++i) {
-    output.data()[i] = tsq::detail::tanh_of_table_input(tsq::detail::int16_table_input(
-        input.data()[i], params.table_input_multiplier, params.table_input_shift));
-  }
-  return Status::ok();
+  return tsq::detail::logistic_like_int16("Tanh", params, input, output, [](std::int32_t v) {
+    return fixed_point::detail::tanh_of_table_input(v);
+  });
 }
 
 }  // namespace reference
