@@ -515,7 +515,7 @@ TEST_CASE("mnist_lstm: the TFLite int8 model run by tsq, and tsq's own quantizat
       tsq::quantize_multiplier(std::ldexp(1.0, -30) / static_cast<double>(m.hidden.scale),
                                tsq::RoundingMode::double_rounding)
           .value();
-  tflm.cell_clip = static_cast<std::int16_t>(10.0 * 4096.0 > 32767.0 ? 32767 : 40960);
+  tflm.cell_clip = 32767;  // TFLite-Micro: min(10.0 / 2^-12, 32767), truncated to int16
   std::vector<std::int8_t> tsq_sequence;
   int8_classes(tflite_params.value(), tflite_weights, m.input, tflite_dense, digits, &tsq_sequence);
   std::vector<std::int8_t> xq(digits.size());
