@@ -725,7 +725,7 @@ TEST_CASE("Conv2D validation errors", "[kernels][conv2d]") {
                                f, bias, out)
             .code() == ErrorCode::invalid_argument);
   CHECK(tsq::reference::conv2d(tsq::Conv2DParams{}, in, f, bias, out).code() ==
-        ErrorCode::invalid_argument);
+        ErrorCode::not_prepared);
   // int16 views with int8 params.
   std::vector<std::int16_t> input16(48), output16(8);
   const std::vector<std::int64_t> bias64(2);
@@ -794,5 +794,5 @@ TEST_CASE("Conv2D validation errors", "[kernels][conv2d]") {
   CHECK(tsq::hybrid::conv2d(hybrid, xin, f, long_float_bias, yout, scratch).code() ==
         ErrorCode::shape_mismatch);
   CHECK(tsq::hybrid::conv2d(tsq::hybrid::Conv2DParams{}, xin, f, {}, yout, scratch).code() ==
-        ErrorCode::invalid_argument);
+        ErrorCode::not_prepared);
 }

@@ -432,7 +432,7 @@ TEST_CASE("DepthwiseConv2D validation errors", "[kernels][depthwise_conv2d]") {
             f, bias, out)
             .code() == ErrorCode::invalid_argument);
   CHECK(tsq::reference::depthwise_conv2d(tsq::DepthwiseConv2DParams{}, in, f, bias, out).code() ==
-        ErrorCode::invalid_argument);
+        ErrorCode::not_prepared);
 
   // Float kernel.
   std::vector<float> xf(32), wf(36), yf(16);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -66,14 +67,13 @@ TEST_CASE("ReLU int8: hand-computed requantization", "[kernels][relu]") {
   CHECK(run_relu<std::int8_t>(params.value(), {3, -3, 12}) == std::vector<std::int8_t>{0, 0, 2});
 }
 
-TEST_CASE("ReLU int8: float32 (spec 3.14) and double (TFLite-Micro) multiplier rules",
+TEST_CASE("ReLU int8: float32 quotient (TFLite-Micro, the default) and double quotient rules",
           "[kernels][relu]") {
   // S_in / S_out = 0.037 / 0.07: float32 quotient -> (1135098496, 0), double -> (1135098509, 0).
   // x = 35 is 18.50000016 exactly: the float32 multiplier gives 18, the double one 19.
   tsq::ReluQuantization q{Shape{1}, tsq::make_quant_params(0.037f, 0, DataType::int8),
                           tsq::make_quant_params(0.07f, -100, DataType::int8)};
-  CHECK(q.multiplier_rule == ReluMultiplierRule::double_quotient);  // TFLite-Micro's, the default
-  q.multiplier_rule = ReluMultiplierRule::float32_quotient;
+  CHECK(q.multiplier_rule == ReluMultiplierRule::float32_quotient);  // TFLite-Micro's, the default
   const auto float_rule = tsq::prepare_relu(q);
   CHECK(float_rule->multiplier == (QuantizedMultiplier{1135098496, 0}));
   CHECK(run_relu<std::int8_t>(float_rule.value(), {35}) == std::vector<std::int8_t>{-82});
@@ -81,6 +81,36 @@ TEST_CASE("ReLU int8: float32 (spec 3.14) and double (TFLite-Micro) multiplier r
   const auto double_rule = tsq::prepare_relu(q);
   CHECK(double_rule->multiplier == (QuantizedMultiplier{1135098509, 0}));
   CHECK(run_relu<std::int8_t>(double_rule.value(), {35}) == std::vector<std::int8_t>{-81});
+}
+
+TEST_CASE("ReLU: the default multiplier reproduces TFLite-Micro outputs", "[kernels][relu]") {
+  // Values computed by TFLite-Micro's RELU kernel (current main), both rounding modes.
+  float input_scale = 0.0f, output_scale = 0.0f;
+  const std::uint32_t input_bits = 0x3cc3def3u;   // 0x1.87bde6p-6
+  const std::uint32_t output_bits = 0x3bfb3e62u;  // 0x1.f67cc4p-8
+  std::memcpy(&input_scale, &input_bits, sizeof(float));
+  std::memcpy(&output_scale, &output_bits, sizeof(float));
+  for (const RoundingMode rounding :
+       {RoundingMode::double_rounding, RoundingMode::single_rounding}) {
+    CAPTURE(static_cast<int>(rounding));
+    tsq::ReluQuantization q{Shape{1}, tsq::make_quant_params(input_scale, -128, DataType::int8),
+                            tsq::make_quant_params(output_scale, 0, DataType::int8), rounding};
+    const auto int8_params = tsq::prepare_relu(q);
+    REQUIRE(int8_params.is_ok());
+    CHECK(int8_params->multiplier == (QuantizedMultiplier{1674189568, 2}));
+    CHECK(run_relu<std::int8_t>(int8_params.value(), {-90}) == std::vector<std::int8_t>{119});
+    q.multiplier_rule = ReluMultiplierRule::double_quotient;  // the other rule: one step lower
+    const auto double_params = tsq::prepare_relu(q);
+    CHECK(double_params->multiplier == (QuantizedMultiplier{1674189537, 2}));
+    CHECK(run_relu<std::int8_t>(double_params.value(), {-90}) == std::vector<std::int8_t>{118});
+
+    const tsq::ReluQuantization q16{
+        Shape{1}, tsq::make_quant_params(0.00151568314f, 0, DataType::int16),
+        tsq::make_quant_params(0.000142681427f, 0, DataType::int16), rounding};
+    const auto int16_params = tsq::prepare_relu(q16);
+    REQUIRE(int16_params.is_ok());
+    CHECK(run_relu<std::int16_t>(int16_params.value(), {2963}) == std::vector<std::int16_t>{31476});
+  }
 }
 
 TEST_CASE("ReLU int8 and int16: every input against double precision", "[kernels][relu]") {
@@ -242,9 +272,9 @@ TEST_CASE("ReLU and ReLU6 validation errors", "[kernels][relu]") {
   bad.output.scale = 1e-12f;  // M = 1e11 >= 2^30: cannot be applied in double rounding
   CHECK(code(bad) == ErrorCode::shift_out_of_range);
   bad.input.scale = 3e38f;  // the float32 quotient overflows (the double one is just too large)
-  CHECK(code(bad) == ErrorCode::shift_out_of_range);
-  bad.multiplier_rule = tsq::ReluMultiplierRule::float32_quotient;
   CHECK(code(bad) == ErrorCode::invalid_scale);
+  bad.multiplier_rule = tsq::ReluMultiplierRule::double_quotient;
+  CHECK(code(bad) == ErrorCode::shift_out_of_range);
 
   const auto relu6_code = [](const tsq::Relu6Quantization& q) {
     return tsq::prepare_relu6(q).status().code();

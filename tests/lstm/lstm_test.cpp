@@ -3,6 +3,7 @@
 // vs whole window, Bidirectional, the hybrid (DRQ) LSTM and the validation errors.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -171,6 +172,58 @@ TEST_CASE("LSTM int8: one and two hand-checked steps", "[lstm]") {
       CHECK(c[0] == 2144);
       CHECK(h[0] == 40);
     }
+  }
+}
+
+TEST_CASE("LSTM int8: a cell clip below one cell step holds the cell at 0, as TFLite-Micro",
+          "[lstm]") {
+  // cell_clip = 1e-4 < S_c = 2^-12: TFLite-Micro clamps the cell to +-int16(0.41) = 0 at every
+  // step, so h = o * tanh(0) = 0 whatever the input. Its outputs for x = [127, 127]: [0, 0].
+  const std::vector<std::int8_t> input_weights(4, 64), recurrent_weights(4, 0);
+  const std::vector<float> weight_scales(4, 1.0f / 64);
+  tsq::LstmQuantization q;
+  q.input = tsq::make_quant_params(1.0f / 128, 0, DataType::int8);
+  q.hidden = tsq::make_quant_params(1.0f / 128, 0, DataType::int8);
+  q.cell_scale = 1.0f / 4096;
+  q.input_weight_scales = weight_scales;
+  q.recurrent_weight_scales = weight_scales;
+  q.cell_clip = 1e-4f;
+  const tsq::LstmWeightsInt8 weights{
+      TensorView<const std::int8_t>(input_weights.data(), Shape{4, 1}),
+      TensorView<const std::int8_t>(recurrent_weights.data(), Shape{4, 1}),
+      {}};
+  std::vector<QuantizedMultiplier> multipliers(tsq::lstm_prepare_storage_size(1));
+  std::vector<std::int32_t> biases(tsq::lstm_prepare_storage_size(1));
+  for (const auto rounding :
+       {tsq::RoundingMode::double_rounding, tsq::RoundingMode::single_rounding}) {
+    q.rounding = rounding;
+    const auto params = tsq::prepare_lstm(q, weights, multipliers, biases);
+    REQUIRE(params.is_ok());
+    CHECK(params->clip_cell);
+    CHECK(params->quantized_cell_clip == 0);
+    const std::vector<std::int8_t> x = {127, 127};
+    std::vector<std::int8_t> y(2, 99), h(1, 0);
+    std::vector<std::int16_t> c(1, 0);
+    std::vector<std::int32_t> scratch(tsq::lstm_scratch_size(2, 1));
+    REQUIRE(tsq::reference::lstm<std::int8_t>(
+                params.value(), weights, TensorView<const std::int8_t>(x.data(), Shape{1, 2, 1}),
+                TensorView<std::int8_t>(y.data(), Shape{1, 2, 1}), h, c, scratch)
+                .is_ok());
+    CHECK(y == std::vector<std::int8_t>{0, 0});
+    CHECK(c[0] == 0);
+    // Without a clip the cell grows and so does h: [47, 69], what skipping the clip gave.
+    q.cell_clip = 0.0f;
+    const auto unclipped = tsq::prepare_lstm(q, weights, multipliers, biases);
+    REQUIRE(unclipped.is_ok());
+    CHECK_FALSE(unclipped->clip_cell);
+    std::fill(h.begin(), h.end(), std::int8_t{0});
+    std::fill(c.begin(), c.end(), std::int16_t{0});
+    REQUIRE(tsq::reference::lstm<std::int8_t>(
+                unclipped.value(), weights, TensorView<const std::int8_t>(x.data(), Shape{1, 2, 1}),
+                TensorView<std::int8_t>(y.data(), Shape{1, 2, 1}), h, c, scratch)
+                .is_ok());
+    CHECK(y == std::vector<std::int8_t>{47, 69});
+    q.cell_clip = 1e-4f;
   }
 }
 

@@ -76,7 +76,7 @@ TEST_CASE("TensorView: reshape without copy, outer slices, errors", "[tensor]") 
   const auto too_small = TensorView<float>::make(small, Shape{2, 3, 4});
   CHECK(too_small.status().code() == ErrorCode::buffer_too_small);
   CHECK(std::string(too_small.status().message()) ==
-        "buffer of 10 elements too small for shape [2, 3, 4]");
+        "tensor view buffer of 10 elements is too small for shape [2, 3, 4]");
   CHECK(TensorView<float>::make(tsq::Span<float>(), Shape{1}).status().code() ==
         ErrorCode::invalid_argument);
   CHECK(tsq::nhwc_dims(view).status().code() == ErrorCode::shape_mismatch);

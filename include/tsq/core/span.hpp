@@ -4,6 +4,8 @@
 
 #include <cstddef>
 
+#include "tsq/core/status.hpp"
+
 namespace tsq {
 
 template <typename T>
@@ -39,5 +41,19 @@ class Span {
   T* data_ = nullptr;
   std::size_t size_ = 0;
 };
+
+namespace detail {
+
+// A span with elements must point somewhere (a Span built from a container always does).
+template <typename... Spans>
+Status check_spans_usable(const char* op, const Spans&... spans) {
+  if (((spans.data() == nullptr && spans.size() != 0) || ...)) {
+    return Status::error(ErrorCode::invalid_argument, op)
+        .append(": a buffer has null data and a nonzero size");
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
 
 }  // namespace tsq

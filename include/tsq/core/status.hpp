@@ -27,6 +27,7 @@ enum class ErrorCode : std::uint8_t {
   malformed_file,      // file content does not follow its format
   unsupported_format,  // a valid file in a variant tsq does not read (compressed, big-endian...)
   not_found,           // a named entry (e.g. an .npz member) does not exist
+  not_prepared,        // kernel params that did not come from the kernel's prepare
 };
 
 constexpr const char* error_code_name(ErrorCode code) {
@@ -44,6 +45,7 @@ constexpr const char* error_code_name(ErrorCode code) {
     case ErrorCode::malformed_file: return "malformed_file";
     case ErrorCode::unsupported_format: return "unsupported_format";
     case ErrorCode::not_found: return "not_found";
+    case ErrorCode::not_prepared: return "not_prepared";
   }
   return "unknown";
 }

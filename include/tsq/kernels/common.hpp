@@ -21,6 +21,46 @@
 
 namespace tsq {
 
+namespace detail {
+struct PreparedMarkAccess;
+}  // namespace detail
+
+// Carried by every kernel's params and set only by that kernel's prepare: eval refuses params
+// that were default-constructed or filled in by hand (their multipliers, clamps and folded
+// sums would be unchecked), with ErrorCode::not_prepared.
+class PreparedMark {
+ public:
+  constexpr bool is_set() const { return set_; }
+
+ private:
+  friend struct detail::PreparedMarkAccess;
+  bool set_ = false;
+};
+
+namespace detail {
+
+struct PreparedMarkAccess {
+  static constexpr void set(PreparedMark& mark) { mark.set_ = true; }
+};
+
+// For prepare functions (and generated firmware code that holds precomputed params).
+template <typename Params>
+constexpr void mark_prepared(Params& params) {
+  PreparedMarkAccess::set(params.prepared);
+}
+
+// Eval: "<op> params were not prepared" unless `params` came from the op's prepare.
+template <typename Params>
+Status check_prepared(const char* op, const Params& params) {
+  if (!params.prepared.is_set()) {
+    return Status::error(ErrorCode::not_prepared, op)
+        .append(" params were not produced by its prepare function");
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
+
 // A ReLU or ReLU6 folded into the producer's output clamp.
 enum class FusedActivation : std::uint8_t { none, relu, relu6 };
 
@@ -123,6 +163,7 @@ template <typename Input, typename Output>
 Status check_elementwise_views(const char* op, const Shape& shape,
                                const TensorView<const Input>& input,
                                const TensorView<Output>& output) {
+  TSQ_RETURN_IF_ERROR(check_views_usable(op, input, output));
   if (input.shape() != shape || output.shape() != shape) {
     Status status = Status::error(ErrorCode::shape_mismatch, op);
     status.append(": input ");
@@ -138,6 +179,7 @@ Status check_elementwise_views(const char* op, const Shape& shape,
 // contiguous.
 inline Status check_float_elementwise_views(const char* op, const TensorView<const float>& input,
                                             const TensorView<float>& output) {
+  TSQ_RETURN_IF_ERROR(check_views_usable(op, input, output));
   if (output.shape() != input.shape()) {
     return view_shape_error(op, "output", output.shape(), input.shape());
   }
@@ -196,11 +238,23 @@ enum class LstmGate : int { input = 0, forget = 1, cell = 2, output = 3 };
 
 namespace detail {
 
+// Every LSTM form refuses a window without time steps: there is no last step to output, and a
+// model that feeds one has lost its input upstream.
+inline Status check_lstm_steps(std::int32_t steps) {
+  if (steps < 1) {
+    return Status::error(ErrorCode::shape_mismatch, "LSTM input has ")
+        .append(steps)
+        .append(" time steps; a window needs at least 1");
+  }
+  return Status::ok();
+}
+
 // A Bidirectional LSTM (float and integer) writes [forward H | backward H] on the last axis of a
 // contiguous output ending in 2 * hidden_size; its states hold both directions, forward first.
 template <typename T>
 Status check_bidirectional_buffers(const TensorView<T>& output, std::int32_t hidden_size,
                                    std::size_t hidden_state_size, std::size_t cell_state_size) {
+  TSQ_RETURN_IF_ERROR(check_views_usable("Bidirectional LSTM", output));
   if (output.rank() < 2 || output.dim(output.rank() - 1) != 2 * hidden_size ||
       !output.is_contiguous()) {
     return Status::error(ErrorCode::shape_mismatch,

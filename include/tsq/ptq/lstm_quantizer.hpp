@@ -140,9 +140,21 @@ Result<QuantizedLstm<Weight>> quantize_lstm(const floating::LstmWeights& weights
                                             const LstmRangeObserver& ranges,
                                             const LstmQuantizerOptions& options = {}) {
   TSQ_RETURN_IF_ERROR(floating::validate_lstm_weights(weights));
-  for (const RangeObserver* r : {&ranges.input, &ranges.hidden, &ranges.cell}) {
-    if (r->saw_non_finite) {
-      return Status::error(ErrorCode::non_finite_value, "LSTM calibration saw NaN or infinity");
+  const struct {
+    const RangeObserver* range;
+    const char* name;
+  } observed[] = {{&ranges.input, "input"},
+                  {&ranges.hidden, "hidden state"},
+                  {&ranges.cell, "cell state"},
+                  {&ranges.gate_pre_activation[0], "input gate pre-activation"},
+                  {&ranges.gate_pre_activation[1], "forget gate pre-activation"},
+                  {&ranges.gate_pre_activation[2], "cell gate pre-activation"},
+                  {&ranges.gate_pre_activation[3], "output gate pre-activation"}};
+  for (const auto& entry : observed) {
+    if (entry.range->saw_non_finite) {
+      return Status::error(ErrorCode::non_finite_value,
+                           "LSTM calibration saw a NaN or infinity in the ")
+          .append(entry.name);
     }
   }
   if (ranges.input.count == 0 || ranges.hidden.count == 0 || ranges.cell.count == 0) {

@@ -48,6 +48,7 @@ float dequantize(T quantized, const QuantParams& params) {
 // match T, or a NaN in the input (non_finite_value, with its index); output is untouched then.
 template <typename T>
 Status quantize(Span<const float> real, Span<T> quantized, const QuantParams& params) {
+  TSQ_RETURN_IF_ERROR(detail::check_spans_usable("quantize", real, quantized));
   TSQ_RETURN_IF_ERROR(validate(params));
   if (data_type_of_v<T> != params.type) {
     return Status::error(ErrorCode::unsupported_type, "output element type is not ")
@@ -70,6 +71,7 @@ Status quantize(Span<const float> real, Span<T> quantized, const QuantParams& pa
 
 template <typename T>
 Status dequantize(Span<const T> quantized, Span<float> real, const QuantParams& params) {
+  TSQ_RETURN_IF_ERROR(detail::check_spans_usable("dequantize", quantized, real));
   TSQ_RETURN_IF_ERROR(validate(params));
   if (data_type_of_v<T> != params.type) {
     return Status::error(ErrorCode::unsupported_type, "input element type is not ")
@@ -95,6 +97,8 @@ template <typename T>
 Status quantize_per_channel(Span<const float> weights, Span<const std::int32_t> dims, int axis,
                             Span<T> quantized, Span<float> scales,
                             BitWidth width = BitWidth{8, true, true}) {
+  TSQ_RETURN_IF_ERROR(
+      detail::check_spans_usable("quantize_per_channel", weights, dims, quantized, scales));
   if (axis < 0 || static_cast<std::size_t>(axis) >= dims.size()) {
     return Status::error(ErrorCode::invalid_argument, "quantized axis ")
         .append(axis)
@@ -157,6 +161,8 @@ Status quantize_per_channel(Span<const float> weights, Span<const std::int32_t> 
 inline Status quantize_bias(Span<const float> bias, float input_scale,
                             Span<const float> weight_scales, Span<std::int32_t> quantized,
                             Span<float> bias_scales = {}) {
+  TSQ_RETURN_IF_ERROR(
+      detail::check_spans_usable("quantize_bias", bias, weight_scales, quantized, bias_scales));
   TSQ_RETURN_IF_ERROR(validate_scale(input_scale));
   if (weight_scales.size() != 1 && weight_scales.size() != bias.size()) {
     return Status::error(ErrorCode::shape_mismatch, "bias: need 1 or ")

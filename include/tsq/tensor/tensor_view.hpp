@@ -15,6 +15,19 @@
 namespace tsq {
 
 template <typename T>
+class TensorView;
+
+namespace detail {
+// Why a view cannot be used; kernels refuse such a view before touching any buffer.
+enum class ViewDefect : std::uint8_t { none, negative_dimension, null_data, buffer_too_small };
+}  // namespace detail
+
+// A view is built either over a buffer of known size (any container, a Span or an array: the
+// way to build one), or over a raw pointer whose size the caller vouches for. Either way a
+// view with a negative dimension, null data with elements, or a buffer smaller than its shape
+// is marked defective; status() says why, and every kernel returns that status instead of
+// reading or writing through it.
+template <typename T>
 class TensorView {
  public:
   using element_type = T;
@@ -22,27 +35,30 @@ class TensorView {
 
   constexpr TensorView() = default;
 
-  // A dense row-major (C order) view; the caller guarantees `data` holds shape.element_count().
+  // A dense row-major (C order) view over `buffer`, which must hold shape.element_count().
+  constexpr TensorView(Span<T> buffer, const Shape& shape) : TensorView(buffer.data(), shape) {
+    if (defect_ == detail::ViewDefect::none && buffer.size() < shape.element_count()) {
+      defect_ = detail::ViewDefect::buffer_too_small;
+      buffer_size_ = buffer.size();
+    }
+  }
+
+  // A dense row-major view over a raw pointer; the caller guarantees `data` holds
+  // shape.element_count() (only null data and negative dimensions can be checked).
   constexpr TensorView(T* data, const Shape& shape) : data_(data), shape_(shape) {
     std::ptrdiff_t stride = 1;
     for (int axis = shape.rank() - 1; axis >= 0; --axis) {
       strides_[axis] = stride;
       stride *= shape[axis];
     }
+    defect_ = shape_defect(data, shape);
   }
 
-  // Checked construction over a buffer of known size.
+  // Checked construction over a buffer of known size, as a Result.
   static Result<TensorView> make(Span<T> buffer, const Shape& shape) {
-    if (buffer.data() == nullptr && shape.element_count() != 0) {
-      return Status::error(ErrorCode::invalid_argument, "tensor data is null");
-    }
-    if (buffer.size() < shape.element_count()) {
-      Status status = Status::error(ErrorCode::buffer_too_small, "buffer of ");
-      status.append(buffer.size()).append(" elements too small for shape ");
-      append_shape(status, shape);
-      return status;
-    }
-    return TensorView(buffer.data(), shape);
+    const TensorView view(buffer, shape);
+    TSQ_RETURN_IF_ERROR(view.status());
+    return view;
   }
 
   // A view with explicit strides (in elements), e.g. a slice or a transposed reading.
@@ -56,10 +72,35 @@ class TensorView {
     return view;
   }
 
-  // A read-only view of the same data.
+  // A read-only view of the same data (and the same defect, if any).
   constexpr operator TensorView<const T>() const {  // NOLINT(google-explicit-constructor)
-    return TensorView<const T>::strided(data_, shape_, strides());
+    TensorView<const T> view = TensorView<const T>::strided(data_, shape_, strides());
+    view.defect_ = defect_;
+    view.buffer_size_ = buffer_size_;
+    return view;
   }
+
+  // ok, or why the view cannot be used (invalid_argument for null data, shape_mismatch for a
+  // negative dimension, buffer_too_small).
+  Status status() const {
+    Status status = Status::ok();
+    switch (defect_) {
+      case detail::ViewDefect::none: return status;
+      case detail::ViewDefect::negative_dimension:
+        status = Status::error(ErrorCode::shape_mismatch, "tensor view has a negative dimension: ");
+        break;
+      case detail::ViewDefect::null_data:
+        status = Status::error(ErrorCode::invalid_argument, "tensor view has null data for shape ");
+        break;
+      case detail::ViewDefect::buffer_too_small:
+        status = Status::error(ErrorCode::buffer_too_small, "tensor view buffer of ");
+        status.append(buffer_size_).append(" elements is too small for shape ");
+        break;
+    }
+    append_shape(status, shape_);
+    return status;
+  }
+  constexpr bool is_valid() const { return defect_ == detail::ViewDefect::none; }
 
   constexpr T* data() const { return data_; }
   constexpr const Shape& shape() const { return shape_; }
@@ -69,7 +110,8 @@ class TensorView {
   constexpr Span<const std::ptrdiff_t> strides() const {
     return Span<const std::ptrdiff_t>(strides_, static_cast<std::size_t>(shape_.rank()));
   }
-  constexpr std::size_t element_count() const { return shape_.element_count(); }
+  // 0 for a defective view, so that no loop runs over one.
+  constexpr std::size_t element_count() const { return is_valid() ? shape_.element_count() : 0; }
   static constexpr DataType type() { return data_type_of_v<value_type>; }
 
   constexpr bool is_contiguous() const {
@@ -97,26 +139,63 @@ class TensorView {
 
   // The same data under another shape with the same element count (Reshape, Flatten): no copy.
   Result<TensorView> reshaped(const Shape& shape) const {
+    TSQ_RETURN_IF_ERROR(status());
     if (!is_contiguous()) {
       return Status::error(ErrorCode::invalid_argument, "only a contiguous view can be reshaped");
     }
+    const TensorView view(data_, shape);
+    TSQ_RETURN_IF_ERROR(view.status());
     if (shape.element_count() != element_count()) {
       return shape_mismatch_error("reshape target", shape, shape_);
     }
-    return TensorView(data_, shape);
+    return view;
   }
 
   // Index `index` of axis 0, as a view of rank - 1 (one batch row, one time step).
   constexpr TensorView slice_outer(std::int32_t index) const {
-    return strided(data_ + index * strides_[0], shape_.without_outer(),
-                   Span<const std::ptrdiff_t>(strides_ + 1, static_cast<std::size_t>(rank() - 1)));
+    TensorView view =
+        strided(data_ + index * strides_[0], shape_.without_outer(),
+                Span<const std::ptrdiff_t>(strides_ + 1, static_cast<std::size_t>(rank() - 1)));
+    if (!is_valid()) view.defect_ = defect_;
+    return view;
   }
 
  private:
+  template <typename U>
+  friend class TensorView;
+
+  static constexpr detail::ViewDefect shape_defect(const T* data, const Shape& shape) {
+    for (int axis = 0; axis < shape.rank(); ++axis) {
+      if (shape[axis] < 0) return detail::ViewDefect::negative_dimension;
+    }
+    if (data == nullptr && shape.element_count() != 0) return detail::ViewDefect::null_data;
+    return detail::ViewDefect::none;
+  }
+
   T* data_ = nullptr;
   Shape shape_{};
   std::ptrdiff_t strides_[kMaxRank] = {};
+  detail::ViewDefect defect_ = detail::ViewDefect::none;
+  std::size_t buffer_size_ = 0;
 };
+
+namespace detail {
+
+// The first defective view's status, prefixed with the op's name; ok when all are usable.
+template <typename... Views>
+Status check_views_usable(const char* op, const Views&... views) {
+  Status result = Status::ok();
+  const auto check = [&](const Status& status) {
+    if (result.is_ok() && !status.is_ok()) {
+      result = Status::error(status.code(), op);
+      result.append(": ").append(status.message());
+    }
+  };
+  (check(views.status()), ...);
+  return result;
+}
+
+}  // namespace detail
 
 // The four axes of an NHWC activation tensor.
 struct NhwcDims {

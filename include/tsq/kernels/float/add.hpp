@@ -16,6 +16,7 @@ namespace floating {
 
 inline Status add(FusedActivation activation, TensorView<const float> input1,
                   TensorView<const float> input2, TensorView<float> output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("Add", input1, input2, output));
   const Result<Shape> shape = add_output_shape(input1.shape(), input2.shape());
   if (!shape.is_ok()) return shape.status();
   if (output.shape() != shape.value()) {

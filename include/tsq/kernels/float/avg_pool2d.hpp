@@ -18,9 +18,11 @@ namespace floating {
 namespace detail {
 // One window's average.
 struct AvgPool2DFloatAccumulator {
-  float sum = 0.0f;
-  void add(float value) { sum += value; }
-  float result(std::int32_t count) const { return sum / static_cast<float>(count); }
+  double sum = 0.0;
+  void add(float value) { sum += static_cast<double>(value); }
+  float result(std::int32_t count) const {
+    return static_cast<float>(sum / static_cast<double>(count));
+  }
 };
 }  // namespace detail
 

@@ -29,6 +29,15 @@ inline Status bidirectional_lstm(const LstmWeights& forward, const LstmWeights& 
   TSQ_RETURN_IF_ERROR(tsq::detail::check_bidirectional_buffers(
       output, hidden_size, hidden_state.size(), cell_state.size()));
   const std::size_t half = hidden_state.size() / 2;
+  // Both directions are checked before either runs: on error no caller buffer is touched.
+  for (int direction = 0; direction < 2; ++direction) {
+    TSQ_RETURN_IF_ERROR(
+        detail::check_lstm_window(direction == 0 ? forward : backward, input,
+                                  tsq::detail::direction_half(output, hidden_size, direction),
+                                  Span<const float>(hidden_state.data() + direction * half, half),
+                                  Span<const float>(cell_state.data() + direction * half, half),
+                                  Span<const float>(scratch.data(), scratch.size())));
+  }
   TSQ_RETURN_IF_ERROR(lstm(forward, input, tsq::detail::direction_half(output, hidden_size, 0),
                            hidden_state.subspan(0, half), cell_state.subspan(0, half), scratch,
                            false));

@@ -25,6 +25,7 @@ Status check_float_conv_views(const char* op, const Conv2DGeometry& geometry,
                               const TensorView<const float>& input,
                               const TensorView<const Filter>& filter, std::size_t bias_size,
                               const TensorView<float>& output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable(op, input, filter, output));
   if (output.shape() != nhwc_shape(geometry.output)) {
     return tsq::detail::view_shape_error(op, "output", output.shape(), nhwc_shape(geometry.output));
   }
@@ -43,6 +44,8 @@ Status check_float_conv_views(const char* op, const Conv2DGeometry& geometry,
 inline Status conv2d(const Conv2DOptions& options, TensorView<const float> input,
                      TensorView<const float> filter, Span<const float> bias,
                      TensorView<float> output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("Conv2D", input, filter, output));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("Conv2D", bias));
   const Result<Conv2DGeometry> geometry_or =
       compute_conv2d_geometry(input.shape(), filter.shape(), options);
   if (!geometry_or.is_ok()) return geometry_or.status();
@@ -58,15 +61,16 @@ inline Status conv2d(const Conv2DOptions& options, TensorView<const float> input
       g, output.data(), [&](std::int32_t n, std::int32_t oy, std::int32_t ox, std::int32_t oc) {
         const std::int32_t first_channel = (oc / filters_per_group) * depth;
         const float* channel_filter = filter.data() + oc * filter_size;
-        float sum = 0.0f;
+        double sum = 0.0;  // long filter volumes stay at float32 precision
         tsq::detail::for_each_conv_tap(
             g, oy, ox, [&](std::int32_t y, std::int32_t x, std::int32_t fy, std::int32_t fx) {
               const float* pixel = input.data() + nhwc_offset(g.input, n, y, x, first_channel);
               const float* taps = channel_filter + fy * filter_row + fx * depth;
-              for (std::int32_t i = 0; i < depth; ++i) sum += taps[i] * pixel[i];
+              for (std::int32_t i = 0; i < depth; ++i)
+                sum += static_cast<double>(taps[i]) * static_cast<double>(pixel[i]);
             });
-        if (!bias.empty()) sum += bias[static_cast<std::size_t>(oc)];
-        return apply_activation(sum, range);
+        if (!bias.empty()) sum += static_cast<double>(bias[static_cast<std::size_t>(oc)]);
+        return apply_activation(static_cast<float>(sum), range);
       });
   return Status::ok();
 }

@@ -23,6 +23,8 @@ namespace floating {
 inline Status depthwise_conv2d(const DepthwiseConv2DOptions& options, TensorView<const float> input,
                                TensorView<const float> filter, Span<const float> bias,
                                TensorView<float> output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("DepthwiseConv2D", input, filter, output));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("DepthwiseConv2D", bias));
   const Result<Conv2DGeometry> geometry_or =
       compute_depthwise_conv2d_geometry(input.shape(), filter.shape(), options);
   if (!geometry_or.is_ok()) return geometry_or.status();
@@ -35,15 +37,17 @@ inline Status depthwise_conv2d(const DepthwiseConv2DOptions& options, TensorView
   tsq::detail::for_each_conv_output(
       g, output.data(), [&](std::int32_t n, std::int32_t oy, std::int32_t ox, std::int32_t oc) {
         const std::int32_t input_channel = oc / options.depth_multiplier;
-        float sum = 0.0f;
+        double sum = 0.0;
         tsq::detail::for_each_conv_tap(
             g, oy, ox, [&](std::int32_t y, std::int32_t x, std::int32_t fy, std::int32_t fx) {
               sum +=
-                  filter.data()[fy * filter_row + static_cast<std::ptrdiff_t>(fx) * channels + oc] *
-                  input.data()[nhwc_offset(g.input, n, y, x, input_channel)];
+                  static_cast<double>(
+                      filter.data()[fy * filter_row + static_cast<std::ptrdiff_t>(fx) * channels +
+                                    oc]) *
+                  static_cast<double>(input.data()[nhwc_offset(g.input, n, y, x, input_channel)]);
             });
-        if (!bias.empty()) sum += bias[static_cast<std::size_t>(oc)];
-        return apply_activation(sum, range);
+        if (!bias.empty()) sum += static_cast<double>(bias[static_cast<std::size_t>(oc)]);
+        return apply_activation(static_cast<float>(sum), range);
       });
   return Status::ok();
 }

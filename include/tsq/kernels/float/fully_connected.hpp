@@ -46,6 +46,8 @@ inline Status check_dense_shapes(const char* op, const Shape& input, const Shape
 inline Status fully_connected(FusedActivation activation, TensorView<const float> input,
                               TensorView<const float> weights, Span<const float> bias,
                               TensorView<float> output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("FullyConnected", input, weights, output));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("FullyConnected", bias));
   TSQ_RETURN_IF_ERROR(detail::check_dense_shapes("FullyConnected", input.shape(), weights.shape(),
                                                  bias.size(), output.shape()));
   if (!input.is_contiguous() || !weights.is_contiguous() || !output.is_contiguous()) {
@@ -60,9 +62,13 @@ inline Status fully_connected(FusedActivation activation, TensorView<const float
     const float* row = input.data() + static_cast<std::ptrdiff_t>(b) * depth;
     for (std::int32_t u = 0; u < units; ++u) {
       const float* filter = weights.data() + static_cast<std::ptrdiff_t>(u) * depth;
-      float sum = bias.empty() ? 0.0f : bias[static_cast<std::size_t>(u)];
-      for (std::int32_t d = 0; d < depth; ++d) sum += filter[d] * row[d];
-      output.data()[static_cast<std::ptrdiff_t>(b) * units + u] = apply_activation(sum, range);
+      // A double accumulator keeps long dot products (depth 8192 and more) at float32's
+      // own precision: this kernel is the ground truth the integer kernels are measured against.
+      double sum = bias.empty() ? 0.0 : static_cast<double>(bias[static_cast<std::size_t>(u)]);
+      for (std::int32_t d = 0; d < depth; ++d)
+        sum += static_cast<double>(filter[d]) * static_cast<double>(row[d]);
+      output.data()[static_cast<std::ptrdiff_t>(b) * units + u] =
+          apply_activation(static_cast<float>(sum), range);
     }
   }
   return Status::ok();

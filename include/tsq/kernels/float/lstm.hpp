@@ -60,6 +60,9 @@ struct LstmWeights {
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 inline Status validate_lstm_weights(const LstmWeights& weights) {
+  TSQ_RETURN_IF_ERROR(
+      tsq::detail::check_views_usable("LSTM weights", weights.kernel, weights.recurrent_kernel));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("LSTM weights", weights.bias));
   if (weights.kernel.rank() != 2 || weights.recurrent_kernel.rank() != 2) {
     return Status::error(ErrorCode::shape_mismatch,
                          "LSTM kernel and recurrent kernel must be rank 2");
@@ -96,6 +99,7 @@ inline Status lstm_step(const LstmWeights& weights, Span<const float> x, Span<fl
                         Span<float> cell, Span<float> scratch,
                         LstmRangeObserver* observer = nullptr) {
   TSQ_RETURN_IF_ERROR(validate_lstm_weights(weights));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("LSTM step", x, hidden, cell, scratch));
   const std::int32_t input_size = weights.kernel.dim(0);
   const std::int32_t hidden_size = weights.recurrent_kernel.dim(0);
   const auto h_count = static_cast<std::size_t>(hidden_size);
@@ -143,6 +147,46 @@ inline Status lstm_step(const LstmWeights& weights, Span<const float> x, Span<fl
   return Status::ok();
 }
 
+namespace detail {
+
+// Every check of a window call, before anything is written (Bidirectional checks both
+// directions with it before running either).
+inline Status check_lstm_window(const LstmWeights& weights, const TensorView<const float>& input,
+                                const TensorView<float>& output, Span<const float> hidden_state,
+                                Span<const float> cell_state, Span<const float> scratch) {
+  TSQ_RETURN_IF_ERROR(validate_lstm_weights(weights));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("LSTM", input, output));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("LSTM", hidden_state, cell_state, scratch));
+  const std::int32_t hidden_size = weights.recurrent_kernel.dim(0);
+  const std::int32_t input_size = weights.kernel.dim(0);
+  if (input.rank() != 3 || input.dim(2) != input_size || !input.is_contiguous()) {
+    return shape_mismatch_error("LSTM input", input.shape(),
+                                Shape{input.rank() == 3 ? input.dim(0) : 1,
+                                      input.rank() == 3 ? input.dim(1) : 1, input_size});
+  }
+  const std::int32_t batches = input.dim(0);
+  const std::int32_t steps = input.dim(1);
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_lstm_steps(steps));
+  const Shape expected =
+      output.rank() == 3 ? Shape{batches, steps, hidden_size} : Shape{batches, hidden_size};
+  if (output.shape() != expected) {
+    return shape_mismatch_error("LSTM output", output.shape(), expected);
+  }
+  const auto state_size = static_cast<std::size_t>(batches) * static_cast<std::size_t>(hidden_size);
+  if (hidden_state.size() != state_size || cell_state.size() != state_size) {
+    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
+        .append(state_size);
+  }
+  if (scratch.size() < lstm_scratch_size(hidden_size)) {
+    return Status::error(ErrorCode::buffer_too_small, "LSTM scratch needs ")
+        .append(lstm_scratch_size(hidden_size))
+        .append(" floats");
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
+
 // A whole sequence. input [batch, time, input]; output [batch, time, H] (return_sequences) or
 // [batch, H] (last step). hidden_state and cell_state [batch * H] hold the initial state (zeros
 // for Keras' default) and receive the final one. `reverse` runs time backwards (the backward half
@@ -152,25 +196,13 @@ inline Status lstm(const LstmWeights& weights, TensorView<const float> input,
                    TensorView<float> output, Span<float> hidden_state, Span<float> cell_state,
                    Span<float> scratch, bool reverse = false,
                    LstmRangeObserver* observer = nullptr) {
-  TSQ_RETURN_IF_ERROR(validate_lstm_weights(weights));
+  TSQ_RETURN_IF_ERROR(
+      detail::check_lstm_window(weights, input, output, hidden_state, cell_state, scratch));
   const std::int32_t hidden_size = weights.recurrent_kernel.dim(0);
   const std::int32_t input_size = weights.kernel.dim(0);
-  if (input.rank() != 3 || input.dim(2) != input_size || !input.is_contiguous()) {
-    return shape_mismatch_error("LSTM input", input.shape(),
-                                Shape{input.dim(0), input.dim(1), input_size});
-  }
   const std::int32_t batches = input.dim(0);
   const std::int32_t steps = input.dim(1);
   const bool sequences = output.rank() == 3;
-  const Shape expected =
-      sequences ? Shape{batches, steps, hidden_size} : Shape{batches, hidden_size};
-  if (output.shape() != expected)
-    return shape_mismatch_error("LSTM output", output.shape(), expected);
-  const auto state_size = static_cast<std::size_t>(batches) * static_cast<std::size_t>(hidden_size);
-  if (hidden_state.size() != state_size || cell_state.size() != state_size) {
-    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
-        .append(state_size);
-  }
   const auto h = static_cast<std::size_t>(hidden_size);
   for (std::int32_t b = 0; b < batches; ++b) {
     Span<float> hidden = hidden_state.subspan(static_cast<std::size_t>(b) * h, h);

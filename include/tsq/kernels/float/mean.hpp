@@ -18,6 +18,7 @@ namespace tsq {
 namespace floating {
 
 inline Status mean(TensorView<const float> input, TensorView<float> output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("Mean", input, output));
   const Result<Shape> flat = mean_output_shape(input.shape(), false);
   if (!flat.is_ok()) return flat.status();
   const Shape kept = mean_output_shape(input.shape(), true).value();
@@ -32,14 +33,15 @@ inline Status mean(TensorView<const float> input, TensorView<float> output) {
   const auto count = static_cast<float>(static_cast<std::int64_t>(height) * width);
   for (std::int32_t b = 0; b < input.dim(0); ++b) {
     for (std::int32_t c = 0; c < channels; ++c) {
-      float sum = 0.0f;
+      double sum = 0.0;
       for (std::int32_t y = 0; y < height; ++y) {
         for (std::int32_t x = 0; x < width; ++x) {
           sum += input.data()[b * input.stride(0) + y * input.stride(1) + x * column_stride +
                               c * input.stride(input.rank() - 1)];
         }
       }
-      output.data()[b * output.stride(0) + c * output.stride(output.rank() - 1)] = sum / count;
+      output.data()[b * output.stride(0) + c * output.stride(output.rank() - 1)] =
+          static_cast<float>(sum / static_cast<double>(count));
     }
   }
   return Status::ok();

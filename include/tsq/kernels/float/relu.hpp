@@ -15,6 +15,7 @@ namespace detail {
 inline Status relu_clamp_elementwise(const char* op, FusedActivation activation,
                                      const TensorView<const float>& input,
                                      const TensorView<float>& output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable(op, input, output));
   if (output.shape() != input.shape()) {
     Status status = Status::error(ErrorCode::shape_mismatch, op);
     status.append(": output ");

@@ -29,6 +29,7 @@ struct Conv2DParams {
   Conv2DGeometry geometry;
   Span<const float> filter_scales;  // one per output channel, or one
   FusedActivation activation = FusedActivation::none;
+  PreparedMark prepared;  // set by its prepare
 };
 
 // Scratch (bytes) that eval needs: one quantized batch item [H, W, C_in].
@@ -81,6 +82,7 @@ inline Result<Conv2DParams> prepare_conv2d(const Shape& input_shape, const Shape
   params.geometry = geometry.value();
   params.filter_scales = filter_scales;
   params.activation = options.activation;
+  tsq::detail::mark_prepared(params);
   return params;
 }
 
@@ -89,9 +91,15 @@ inline Status conv2d(const Conv2DParams& params, TensorView<const float> input,
                      TensorView<const std::int8_t> filter, Span<const float> bias,
                      TensorView<float> output, Span<std::int8_t> scratch) {
   const Conv2DGeometry& g = params.geometry;
-  if (params.filter_scales.empty() || g.filter_input_depth < 1) {
-    return Status::error(ErrorCode::invalid_argument, "hybrid Conv2D params were not prepared");
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared("hybrid Conv2D", params));
+  if ((params.filter_scales.size() != 1 &&
+       params.filter_scales.size() != static_cast<std::size_t>(g.output.channels)) ||
+      g.filter_input_depth < 1) {
+    return Status::error(ErrorCode::invalid_argument,
+                         "hybrid Conv2D params are inconsistent: filter scales and channels");
   }
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("hybrid Conv2D", input, filter, output));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("hybrid Conv2D", bias, scratch));
   if (input.shape() != nhwc_shape(g.input)) {
     return tsq::detail::view_shape_error("hybrid Conv2D", "input", input.shape(),
                                          nhwc_shape(g.input));

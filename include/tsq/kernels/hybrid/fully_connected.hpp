@@ -63,6 +63,7 @@ struct FullyConnectedParams {
   Span<const float> weight_scales;           // one per unit, or one
   Span<const std::int32_t> weight_row_sums;  // sum_d W[u, d], to fold the row zero point
   FusedActivation activation = FusedActivation::none;
+  PreparedMark prepared;  // set by prepare_fully_connected
 };
 
 // Scratch (bytes) that eval needs: one quantized input row.
@@ -76,6 +77,8 @@ inline Result<FullyConnectedParams> prepare_fully_connected(TensorView<const std
                                                             Span<const float> weight_scales,
                                                             FusedActivation activation,
                                                             Span<std::int32_t> row_sum_storage) {
+  TSQ_RETURN_IF_ERROR(detail::check_views_usable("hybrid FullyConnected", weights));
+  TSQ_RETURN_IF_ERROR(detail::check_spans_usable("hybrid FullyConnected", weight_scales));
   if (weights.rank() != 2 || !weights.is_contiguous()) {
     return Status::error(ErrorCode::shape_mismatch,
                          "hybrid FullyConnected weights must be a dense [units, input_depth]");
@@ -117,12 +120,17 @@ inline Result<FullyConnectedParams> prepare_fully_connected(TensorView<const std
   params.weight_row_sums =
       Span<const std::int32_t>(row_sum_storage.data(), static_cast<std::size_t>(units));
   params.activation = activation;
+  detail::mark_prepared(params);
   return params;
 }
 
 inline Status fully_connected(const FullyConnectedParams& params, TensorView<const float> input,
                               TensorView<const std::int8_t> weights, Span<const float> bias,
                               TensorView<float> output, Span<std::int8_t> scratch) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared("hybrid FullyConnected", params));
+  TSQ_RETURN_IF_ERROR(
+      tsq::detail::check_views_usable("hybrid FullyConnected", input, weights, output));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("hybrid FullyConnected", bias, scratch));
   TSQ_RETURN_IF_ERROR(floating::detail::check_dense_shapes(
       "hybrid FullyConnected", input.shape(), weights.shape(), bias.size(), output.shape()));
   if (weights.dim(0) != params.units || weights.dim(1) != params.input_depth) {

@@ -35,6 +35,7 @@ struct LstmParams {
   std::int32_t hidden_size = 0;
   Span<const std::int32_t> input_row_sums;      // 4H
   Span<const std::int32_t> recurrent_row_sums;  // 4H
+  PreparedMark prepared;                        // set by prepare_lstm
 };
 
 // Working memory of one step: 4H floats for the gate pre-activations and I + H int8 values for
@@ -56,6 +57,10 @@ constexpr std::size_t lstm_quantized_scratch_size(std::int32_t input_size,
 // Validates the weights and scales and precomputes row sums (8H entries of storage).
 inline Result<LstmParams> prepare_lstm(const LstmWeights& weights,
                                        Span<std::int32_t> row_sum_storage) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("hybrid LSTM", weights.input_weights,
+                                                      weights.recurrent_weights));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable(
+      "hybrid LSTM", weights.input_weight_scales, weights.recurrent_weight_scales, weights.bias));
   const TensorView<const std::int8_t>& w = weights.input_weights;
   const TensorView<const std::int8_t>& r = weights.recurrent_weights;
   if (r.rank() != 2 || r.dim(1) < 1 || r.dim(0) != kLstmGateCount * r.dim(1) ||
@@ -97,8 +102,13 @@ inline Result<LstmParams> prepare_lstm(const LstmWeights& weights,
     row_sum_storage[static_cast<std::size_t>(row)] = input_sum;
     row_sum_storage[row_count + static_cast<std::size_t>(row)] = recurrent_sum;
   }
-  return LstmParams{w.dim(1), hidden, Span<const std::int32_t>(row_sum_storage.data(), row_count),
-                    Span<const std::int32_t>(row_sum_storage.data() + rows, row_count)};
+  LstmParams params;
+  params.input_size = w.dim(1);
+  params.hidden_size = hidden;
+  params.input_row_sums = Span<const std::int32_t>(row_sum_storage.data(), row_count);
+  params.recurrent_row_sums = Span<const std::int32_t>(row_sum_storage.data() + rows, row_count);
+  tsq::detail::mark_prepared(params);
+  return params;
 }
 
 namespace detail {
@@ -116,19 +126,23 @@ inline void add_gate_products(const std::int8_t* weights, std::int32_t depth,
     z[r] += static_cast<float>(folded) * (q.scale * scales[static_cast<std::size_t>(r)]);
   }
 }
-}  // namespace detail
-
-// One step of one batch row; hidden and cell (float, [H]) are updated in place.
-inline Status lstm_step(const LstmParams& p, const LstmWeights& weights, Span<const float> x,
-                        Span<float> hidden, Span<float> cell, LstmScratch scratch) {
-  const auto h = static_cast<std::size_t>(p.hidden_size);
-  if (x.size() != static_cast<std::size_t>(p.input_size) || hidden.size() != h ||
-      cell.size() != h) {
-    return Status::error(ErrorCode::shape_mismatch,
-                         "hybrid LSTM step: input/hidden/cell sizes do not match");
-  }
+// The weights and the scratch must fit the prepared layer.
+inline Status check_lstm_layer(const LstmParams& p, const LstmWeights& weights,
+                               const LstmScratch& scratch) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared("hybrid LSTM", p));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("hybrid LSTM", weights.input_weights,
+                                                      weights.recurrent_weights));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("hybrid LSTM", weights.input_weight_scales,
+                                                      weights.recurrent_weight_scales, weights.bias,
+                                                      scratch.gates, scratch.quantized));
+  const auto rows =
+      static_cast<std::size_t>(kLstmGateCount) * static_cast<std::size_t>(p.hidden_size);
   if (weights.input_weights.shape() != Shape{kLstmGateCount * p.hidden_size, p.input_size} ||
-      weights.recurrent_weights.shape() != Shape{kLstmGateCount * p.hidden_size, p.hidden_size}) {
+      weights.recurrent_weights.shape() != Shape{kLstmGateCount * p.hidden_size, p.hidden_size} ||
+      weights.input_weight_scales.size() != rows ||
+      weights.recurrent_weight_scales.size() != rows ||
+      (!weights.bias.empty() && weights.bias.size() != rows) || p.input_row_sums.size() != rows ||
+      p.recurrent_row_sums.size() != rows) {
     return Status::error(ErrorCode::shape_mismatch,
                          "hybrid LSTM weights do not match the prepared layer");
   }
@@ -136,6 +150,22 @@ inline Status lstm_step(const LstmParams& p, const LstmWeights& weights, Span<co
       scratch.quantized.size() < lstm_quantized_scratch_size(p.input_size, p.hidden_size)) {
     return Status::error(ErrorCode::buffer_too_small,
                          "hybrid LSTM scratch smaller than lstm_*_scratch_size()");
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
+
+// One step of one batch row; hidden and cell (float, [H]) are updated in place.
+inline Status lstm_step(const LstmParams& p, const LstmWeights& weights, Span<const float> x,
+                        Span<float> hidden, Span<float> cell, LstmScratch scratch) {
+  TSQ_RETURN_IF_ERROR(detail::check_lstm_layer(p, weights, scratch));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("hybrid LSTM step", x, hidden, cell));
+  const auto h = static_cast<std::size_t>(p.hidden_size);
+  if (x.size() != static_cast<std::size_t>(p.input_size) || hidden.size() != h ||
+      cell.size() != h) {
+    return Status::error(ErrorCode::shape_mismatch,
+                         "hybrid LSTM step: input/hidden/cell sizes do not match");
   }
   const std::int32_t rows = kLstmGateCount * p.hidden_size;
   float* z = scratch.gates.data();
@@ -164,12 +194,16 @@ inline Status lstm_step(const LstmParams& p, const LstmWeights& weights, Span<co
 inline Status lstm(const LstmParams& p, const LstmWeights& weights, TensorView<const float> input,
                    TensorView<float> output, Span<float> hidden_state, Span<float> cell_state,
                    LstmScratch scratch, bool reverse = false) {
+  TSQ_RETURN_IF_ERROR(detail::check_lstm_layer(p, weights, scratch));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("hybrid LSTM", input, output));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable("hybrid LSTM", hidden_state, cell_state));
   if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
     return Status::error(ErrorCode::shape_mismatch,
                          "hybrid LSTM input must be [batch, time, input]");
   }
   const std::int32_t batches = input.dim(0);
   const std::int32_t steps = input.dim(1);
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_lstm_steps(steps));
   const bool sequences = output.rank() == 3;
   const Shape expected =
       sequences ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};

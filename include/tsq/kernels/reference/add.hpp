@@ -58,6 +58,7 @@ struct AddParams {
   ActivationRange activation;
   DataType type = DataType::int8;
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 // The broadcast shape of two shapes (see the header comment); shape_mismatch if incompatible.
@@ -141,6 +142,7 @@ inline Result<AddParams> prepare_add(const AddQuantization& q) {
   params.activation = activation.value();
   params.type = q.output.type;
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -212,6 +214,8 @@ constexpr std::int32_t add_element(const AddParams& p, std::int32_t x1, std::int
 template <typename T>
 Status check_add_views(const AddParams& params, const TensorView<const T>& input1,
                        const TensorView<const T>& input2, const TensorView<T>& output) {
+  TSQ_RETURN_IF_ERROR(check_prepared("Add", params));
+  TSQ_RETURN_IF_ERROR(check_views_usable("Add", input1, input2, output));
   if (data_type_of_v<T> != params.type) {
     return Status::error(ErrorCode::unsupported_type, "Add was prepared for ")
         .append(data_type_name(params.type))

@@ -45,6 +45,7 @@ struct AvgPool2DParams {
   Pool2DGeometry geometry;
   ActivationRange activation;
   DataType type = DataType::int8;
+  PreparedMark prepared;  // set by its prepare
 };
 
 // Validates types, quantization (input and output shared, as TFLite-Micro checks), the window
@@ -70,6 +71,7 @@ inline Result<AvgPool2DParams> prepare_avg_pool2d(const AvgPool2DQuantization& q
   params.geometry = prepared->geometry;
   params.activation = prepared->activation;
   params.type = prepared->type;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -92,6 +94,7 @@ namespace reference {
 // int8 -> int8. Views may have any strides; shapes must be the prepared ones.
 inline Status avg_pool2d(const AvgPool2DParams& params, TensorView<const std::int8_t> input,
                          TensorView<std::int8_t> output) {
+  TSQ_RETURN_IF_ERROR(detail::check_prepared("AvgPool2D", params));
   return detail::integer_pool2d<detail::AvgPool2DAccumulator>(
       "AvgPool2D", params.geometry, params.type, params.activation, input, output);
 }
@@ -99,6 +102,7 @@ inline Status avg_pool2d(const AvgPool2DParams& params, TensorView<const std::in
 // int16 -> int16 (any zero point: the average of stored values, as for int8).
 inline Status avg_pool2d(const AvgPool2DParams& params, TensorView<const std::int16_t> input,
                          TensorView<std::int16_t> output) {
+  TSQ_RETURN_IF_ERROR(detail::check_prepared("AvgPool2D", params));
   return detail::integer_pool2d<detail::AvgPool2DAccumulator>(
       "AvgPool2D", params.geometry, params.type, params.activation, input, output);
 }

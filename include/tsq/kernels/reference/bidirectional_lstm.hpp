@@ -39,6 +39,17 @@ Status bidirectional_lstm(const LstmParams& forward,
   TSQ_RETURN_IF_ERROR(detail::check_bidirectional_buffers(output, hidden_size, hidden_state.size(),
                                                           cell_state.size()));
   const std::size_t half = hidden_state.size() / 2;
+  // Both directions are checked before either runs: on error no caller buffer is touched.
+  const auto check_direction = [&](const LstmParams& params,
+                                   const LstmIntegerWeights<Weight>& weights, int direction) {
+    return detail::check_lstm_window<Activation, State>(
+        params, weights, input, detail::direction_half(output, hidden_size, direction),
+        Span<const State>(hidden_state.data() + direction * half, half),
+        Span<const std::int16_t>(cell_state.data() + direction * half, half),
+        Span<const std::int32_t>(scratch.data(), scratch.size()));
+  };
+  TSQ_RETURN_IF_ERROR(check_direction(forward, forward_weights, 0));
+  TSQ_RETURN_IF_ERROR(check_direction(backward, backward_weights, 1));
   TSQ_RETURN_IF_ERROR((lstm<Activation, State>(
       forward, forward_weights, input, detail::direction_half(output, hidden_size, 0),
       hidden_state.subspan(0, half), cell_state.subspan(0, half), scratch, false)));

@@ -214,6 +214,7 @@ struct Conv2DParams {
   Span<const QuantizedMultiplier> multipliers;  // one per output channel, or one for all
   ActivationRange activation;
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 namespace detail {
@@ -336,6 +337,7 @@ inline Result<Conv2DParams> prepare_conv2d(const Conv2DQuantization& q,
   params.multipliers = requantization->multipliers;
   params.activation = requantization->activation;
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -347,14 +349,24 @@ namespace detail {
 constexpr std::int64_t kMaxInt16ConvBias = (std::int64_t{1} << 47) - 1 - (std::int64_t{1} << 38);
 
 template <typename Input, typename Bias>
-Status check_conv_views(const char* op, const Conv2DGeometry& geometry, DataType type,
-                        std::size_t multiplier_count, const Shape& expected_filter,
-                        const TensorView<const Input>& input,
+Status check_conv_views(const char* op, const PreparedMark& prepared,
+                        const Conv2DGeometry& geometry, DataType type, std::size_t multiplier_count,
+                        const Shape& expected_filter, const TensorView<const Input>& input,
                         const TensorView<const std::int8_t>& filter, Span<const Bias> bias,
                         const TensorView<Input>& output) {
-  if (multiplier_count == 0 || geometry.filter_input_depth < 1) {
-    return Status::error(ErrorCode::invalid_argument, op).append(" params were not prepared");
+  if (!prepared.is_set()) {
+    return Status::error(ErrorCode::not_prepared, op)
+        .append(" params were not produced by its prepare function");
   }
+  // Prepared params edited afterwards: the multiplier count must still fit the channels.
+  if ((multiplier_count != 1 &&
+       multiplier_count != static_cast<std::size_t>(geometry.output.channels)) ||
+      geometry.filter_input_depth < 1) {
+    return Status::error(ErrorCode::invalid_argument, op)
+        .append(" params are inconsistent: multipliers do not match the output channels");
+  }
+  TSQ_RETURN_IF_ERROR(check_views_usable(op, input, filter, output));
+  TSQ_RETURN_IF_ERROR(check_spans_usable(op, bias));
   if (type != data_type_of_v<Input>) {
     return Status::error(ErrorCode::unsupported_type, op)
         .append(" was prepared for ")
@@ -481,7 +493,7 @@ inline Status conv2d(const Conv2DParams& params, TensorView<const std::int8_t> i
                      TensorView<const std::int8_t> filter, Span<const std::int32_t> bias,
                      TensorView<std::int8_t> output) {
   TSQ_RETURN_IF_ERROR(detail::check_conv_views(
-      "Conv2D", params.geometry, params.type, params.multipliers.size(),
+      "Conv2D", params.prepared, params.geometry, params.type, params.multipliers.size(),
       detail::conv2d_filter_shape(params.geometry), input, filter, bias, output));
   const std::int32_t* bias_data = bias.empty() ? nullptr : bias.data();
   if (params.rounding == RoundingMode::double_rounding) {
@@ -501,7 +513,7 @@ inline Status conv2d(const Conv2DParams& params, TensorView<const std::int16_t> 
                      TensorView<const std::int8_t> filter, Span<const std::int64_t> bias,
                      TensorView<std::int16_t> output) {
   TSQ_RETURN_IF_ERROR(detail::check_conv_views(
-      "Conv2D", params.geometry, params.type, params.multipliers.size(),
+      "Conv2D", params.prepared, params.geometry, params.type, params.multipliers.size(),
       detail::conv2d_filter_shape(params.geometry), input, filter, bias, output));
   TSQ_RETURN_IF_ERROR(detail::check_int16_bias("Conv2D", bias));
   const bool per_channel = params.multipliers.size() > 1;

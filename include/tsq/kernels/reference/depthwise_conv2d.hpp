@@ -106,6 +106,7 @@ struct DepthwiseConv2DParams {
   Span<const QuantizedMultiplier> multipliers;  // one per output channel, or one for all
   ActivationRange activation;
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 // Validates shapes, types, scales and options and computes the multipliers into
@@ -131,6 +132,7 @@ inline Result<DepthwiseConv2DParams> prepare_depthwise_conv2d(
   params.multipliers = requantization->multipliers;
   params.activation = requantization->activation;
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -170,12 +172,14 @@ inline Status depthwise_conv2d(const DepthwiseConv2DParams& params,
                                TensorView<const std::int8_t> filter, Span<const std::int32_t> bias,
                                TensorView<std::int8_t> output) {
   const Conv2DGeometry& g = params.geometry;
+  TSQ_RETURN_IF_ERROR(detail::check_prepared("DepthwiseConv2D", params));
   if (params.depth_multiplier < 1 ||
       g.output.channels != static_cast<std::int64_t>(g.input.channels) * params.depth_multiplier) {
-    return Status::error(ErrorCode::invalid_argument, "DepthwiseConv2D params were not prepared");
+    return Status::error(ErrorCode::invalid_argument,
+                         "DepthwiseConv2D params are inconsistent: channels and depth multiplier");
   }
   TSQ_RETURN_IF_ERROR(detail::check_conv_views(
-      "DepthwiseConv2D", g, DataType::int8, params.multipliers.size(),
+      "DepthwiseConv2D", params.prepared, g, DataType::int8, params.multipliers.size(),
       Shape{1, g.filter_height, g.filter_width, g.output.channels}, input, filter, bias, output));
   const std::int32_t* bias_data = bias.empty() ? nullptr : bias.data();
   if (params.rounding == RoundingMode::double_rounding) {

@@ -28,6 +28,7 @@ struct DequantizeQuantization {
 struct DequantizeParams {
   Shape shape;
   QuantParams input;
+  PreparedMark prepared;  // set by its prepare
 };
 
 inline Result<DequantizeParams> prepare_dequantize(const DequantizeQuantization& q) {
@@ -38,7 +39,11 @@ inline Result<DequantizeParams> prepare_dequantize(const DequantizeQuantization&
     return Status::error(ErrorCode::unsupported_type, "Dequantize reads int8, uint8 or int16, not ")
         .append(data_type_name(q.input.type));
   }
-  return DequantizeParams{q.shape, q.input};
+  DequantizeParams params;
+  params.shape = q.shape;
+  params.input = q.input;
+  detail::mark_prepared(params);
+  return params;
 }
 
 namespace detail {
@@ -46,6 +51,7 @@ namespace detail {
 template <typename T>
 Status dequantize_kernel(const DequantizeParams& params, const TensorView<const T>& input,
                          const TensorView<float>& output) {
+  TSQ_RETURN_IF_ERROR(check_prepared("Dequantize", params));
   TSQ_RETURN_IF_ERROR(check_prepared_type("Dequantize", params.input.type, data_type_of_v<T>));
   TSQ_RETURN_IF_ERROR(check_elementwise_views("Dequantize", params.shape, input, output));
   const std::size_t count = input.element_count();

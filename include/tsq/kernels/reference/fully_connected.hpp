@@ -46,6 +46,7 @@ struct FullyConnectedParams {
   Span<const QuantizedMultiplier> multipliers;  // one per unit, or one for all
   ActivationRange activation;
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by prepare_fully_connected
 };
 
 // Output shape of a FullyConnected layer: the input's leading dims, then `units`.
@@ -137,6 +138,7 @@ inline Result<FullyConnectedParams> prepare_fully_connected(
   params.multipliers = Span<const QuantizedMultiplier>(multiplier_storage.data(), scale_count);
   params.activation = activation.value();
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -150,6 +152,9 @@ Status check_fully_connected_views(const FullyConnectedParams& params,
                                    const TensorView<const std::int8_t>& weights,
                                    Span<const Bias> bias, const TensorView<Input>& output,
                                    std::int32_t& batches) {
+  TSQ_RETURN_IF_ERROR(check_prepared("FullyConnected", params));
+  TSQ_RETURN_IF_ERROR(check_views_usable("FullyConnected", input, weights, output));
+  TSQ_RETURN_IF_ERROR(check_spans_usable("FullyConnected", bias));
   if (input.rank() < 1 || input.dim(input.rank() - 1) != params.input_depth) {
     Status status = Status::error(ErrorCode::shape_mismatch, "FullyConnected input ");
     append_shape(status, input.shape()).append(" does not match the prepared layer");

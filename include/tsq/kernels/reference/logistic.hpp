@@ -51,6 +51,7 @@ struct LogisticParams {
   std::int32_t table_input_multiplier = 0;
   int table_input_shift = 0;
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 namespace detail {
@@ -166,6 +167,7 @@ Result<Params> prepare_logistic_like(const char* op, const Shape& shape, const Q
     params.input_zero_point = input.zero_point;
     TSQ_RETURN_IF_ERROR(q4_27_input_rescaling(op, input.scale, max_int8_shift,
                                               params.input_multiplier, params.input_range_radius));
+    mark_prepared(params);
     return params;
   }
   if (input.zero_point != 0 || output.zero_point != 0) {
@@ -180,12 +182,14 @@ Result<Params> prepare_logistic_like(const char* op, const Shape& shape, const Q
   TSQ_RETURN_IF_ERROR(int16_table_input_scaling(op, input.scale, max_power_of_two_shift,
                                                 params.table_input_multiplier,
                                                 params.table_input_shift));
+  mark_prepared(params);
   return params;
 }
 
 template <typename Params, typename T>
 Status check_logistic_like_views(const char* op, const Params& params,
                                  const TensorView<const T>& input, const TensorView<T>& output) {
+  TSQ_RETURN_IF_ERROR(check_prepared(op, params));
   TSQ_RETURN_IF_ERROR(check_prepared_type(op, params.type, data_type_of_v<T>));
   return check_elementwise_views(op, params.shape, input, output);
 }

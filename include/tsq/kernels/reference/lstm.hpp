@@ -59,7 +59,10 @@ struct LstmQuantization {
   float cell_scale = 1.0f / 4096.0f;          // must be an exact power of two
   Span<const float> input_weight_scales;      // 4 (per gate) or 4H (per gate row)
   Span<const float> recurrent_weight_scales;  // 4 or 4H
-  float cell_clip = 0.0f;                     // real-valued |c| limit; 0 = no clip
+  // Real-valued |c| limit; 0 = no clip. As in TFLite-Micro, any clip > 0 clamps the cell to
+  // +-int16(clip / S_c) (truncated): a clip below one cell step S_c forces the cell to 0 at every
+  // step, which makes the layer's output depend on the input of the current step only.
+  float cell_clip = 0.0f;
   RoundingMode rounding = RoundingMode::double_rounding;
 };
 
@@ -93,13 +96,15 @@ struct LstmParams {
   QuantizedMultiplier hidden_multiplier;                  // 2^-30 / S_h (o * tanh(c) -> h)
   QuantizedMultiplier state_multiplier;                   // 2^-30 / S_s (o * tanh(c) -> s)
   int cell_exponent = -12;                                // S_c = 2^cell_exponent
-  std::int16_t quantized_cell_clip = 0;                   // 0 = no clip
+  bool clip_cell = false;                                 // clamp c to +-quantized_cell_clip
+  std::int16_t quantized_cell_clip = 0;                   // may be 0: the cell stays 0
   std::int32_t hidden_min = -128;
   std::int32_t hidden_max = 127;
   std::int32_t state_zero_point = 0;
   std::int32_t state_min = -128;
   std::int32_t state_max = 127;
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by prepare_lstm
 };
 
 // Caller storage that prepare fills and the params then point into (8H entries each).
@@ -297,6 +302,7 @@ Result<LstmParams> prepare_lstm(const LstmQuantization& q,
   params.cell_exponent = cell_exponent;
   if (q.cell_clip > 0.0f) {
     const double clip = static_cast<double>(q.cell_clip) / cell_scale;
+    params.clip_cell = true;
     params.quantized_cell_clip = static_cast<std::int16_t>(clip > 32767.0 ? 32767.0 : clip);
   }
   params.hidden_min = q.hidden.quant_min;
@@ -310,6 +316,7 @@ Result<LstmParams> prepare_lstm(const LstmQuantization& q,
   params.state_min = q.int16_state ? -32768 : q.hidden.quant_min;
   params.state_max = q.int16_state ? 32767 : q.hidden.quant_max;
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -355,6 +362,15 @@ void lstm_gate_products(const Weight* weights, std::int32_t depth, const Element
 template <typename Activation, typename State>
 Status check_lstm_types(const LstmParams& p) {
   static_assert(sizeof(Activation) == 1 || sizeof(Activation) == 2, "int8 or int16 activations");
+  TSQ_RETURN_IF_ERROR(check_prepared("LSTM", p));
+  const auto rows =
+      static_cast<std::size_t>(kLstmGateCount) * static_cast<std::size_t>(p.hidden_size);
+  if (p.hidden_size < 1 || p.input_multipliers.size() != rows ||
+      p.recurrent_multipliers.size() != rows || p.input_effective_bias.size() != rows ||
+      p.recurrent_effective_bias.size() != rows) {
+    return Status::error(ErrorCode::invalid_argument,
+                         "LSTM params are inconsistent: per-row values do not match 4 * hidden");
+  }
   if (data_type_of_v<State> != p.state_type) {
     return Status::error(ErrorCode::unsupported_type, "LSTM state element type is not ")
         .append(data_type_name(p.state_type));
@@ -394,7 +410,7 @@ void lstm_recurrence(const LstmParams& p, const LstmIntegerWeights<Weight>& weig
     const std::int32_t added = saturate_to_int16(
         multiply_by_quantized_multiplier<Mode>(input_gate * cell_gate, p.input_cell_multiplier));
     std::int32_t new_cell = saturate_to_int16(kept + added);
-    if (p.quantized_cell_clip > 0) {
+    if (p.clip_cell) {
       new_cell = clamp(new_cell, -p.quantized_cell_clip, p.quantized_cell_clip);
     }
     cell[j] = static_cast<std::int16_t>(new_cell);
@@ -414,6 +430,9 @@ void lstm_recurrence(const LstmParams& p, const LstmIntegerWeights<Weight>& weig
 
 template <typename Weight>
 Status check_lstm_weights(const LstmParams& p, const LstmIntegerWeights<Weight>& weights) {
+  TSQ_RETURN_IF_ERROR(
+      check_views_usable("LSTM weights", weights.input_weights, weights.recurrent_weights));
+  TSQ_RETURN_IF_ERROR(check_contiguous("LSTM", weights.input_weights, weights.recurrent_weights));
   if (data_type_of_v<Weight> != p.weight_type) {
     return Status::error(ErrorCode::unsupported_type, "LSTM weights are not ")
         .append(data_type_name(p.weight_type));
@@ -463,6 +482,48 @@ void lstm_sequence(const LstmParams& p, const LstmIntegerWeights<Weight>& weight
 
 }  // namespace detail
 
+namespace detail {
+
+// Every check of a window call, before anything is written (Bidirectional checks both
+// directions with it before running either).
+template <typename Activation, typename State, typename Weight>
+Status check_lstm_window(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
+                         const TensorView<const Activation>& input,
+                         const TensorView<Activation>& output, Span<const State> state,
+                         Span<const std::int16_t> cell_state, Span<const std::int32_t> scratch) {
+  TSQ_RETURN_IF_ERROR((check_lstm_types<Activation, State>(p)));
+  TSQ_RETURN_IF_ERROR(check_lstm_weights(p, weights));
+  TSQ_RETURN_IF_ERROR(check_views_usable("LSTM", input, output));
+  TSQ_RETURN_IF_ERROR(check_spans_usable("LSTM", state, cell_state, scratch));
+  if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
+    return shape_mismatch_error("LSTM input", input.shape(),
+                                Shape{input.rank() == 3 ? input.dim(0) : 1,
+                                      input.rank() == 3 ? input.dim(1) : 1, p.input_size});
+  }
+  const std::int32_t batches = input.dim(0);
+  const std::int32_t steps = input.dim(1);
+  TSQ_RETURN_IF_ERROR(check_lstm_steps(steps));
+  const Shape expected =
+      output.rank() == 3 ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};
+  if (output.shape() != expected || output.stride(output.rank() - 1) != 1) {
+    return shape_mismatch_error("LSTM output", output.shape(), expected);
+  }
+  const std::size_t state_size =
+      static_cast<std::size_t>(batches) * static_cast<std::size_t>(p.hidden_size);
+  if (state.size() != state_size || cell_state.size() != state_size) {
+    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
+        .append(state_size);
+  }
+  if (scratch.size() < lstm_scratch_size(steps, p.hidden_size)) {
+    return Status::error(ErrorCode::buffer_too_small, "LSTM scratch needs ")
+        .append(lstm_scratch_size(steps, p.hidden_size))
+        .append(" int32 values");
+  }
+  return Status::ok();
+}
+
+}  // namespace detail
+
 namespace reference {
 
 // One time step of one batch row (streaming): x [I]; state [H] and cell [H] are updated in
@@ -475,6 +536,7 @@ Status lstm_step(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
                  Span<detail::non_deduced_t<Activation>> output, Span<std::int32_t> scratch) {
   TSQ_RETURN_IF_ERROR((detail::check_lstm_types<Activation, State>(p)));
   TSQ_RETURN_IF_ERROR(detail::check_lstm_weights(p, weights));
+  TSQ_RETURN_IF_ERROR(detail::check_spans_usable("LSTM step", x, state, cell, output, scratch));
   const auto h = static_cast<std::size_t>(p.hidden_size);
   if (x.size() != static_cast<std::size_t>(p.input_size) || state.size() != h || cell.size() != h ||
       output.size() != h) {
@@ -516,31 +578,10 @@ Status lstm(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
             TensorView<detail::non_deduced_t<Activation>> output,
             Span<detail::non_deduced_t<State>> state, Span<std::int16_t> cell_state,
             Span<std::int32_t> scratch, bool reverse = false) {
-  TSQ_RETURN_IF_ERROR((detail::check_lstm_types<Activation, State>(p)));
-  TSQ_RETURN_IF_ERROR(detail::check_lstm_weights(p, weights));
-  if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
-    return shape_mismatch_error("LSTM input", input.shape(),
-                                Shape{input.rank() == 3 ? input.dim(0) : 1,
-                                      input.rank() == 3 ? input.dim(1) : 1, p.input_size});
-  }
-  const std::int32_t batches = input.dim(0);
-  const std::int32_t steps = input.dim(1);
-  const Shape expected =
-      output.rank() == 3 ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};
-  if (output.shape() != expected || output.stride(output.rank() - 1) != 1) {
-    return shape_mismatch_error("LSTM output", output.shape(), expected);
-  }
-  const std::size_t state_size =
-      static_cast<std::size_t>(batches) * static_cast<std::size_t>(p.hidden_size);
-  if (state.size() != state_size || cell_state.size() != state_size) {
-    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
-        .append(state_size);
-  }
-  if (scratch.size() < lstm_scratch_size(steps, p.hidden_size)) {
-    return Status::error(ErrorCode::buffer_too_small, "LSTM scratch needs ")
-        .append(lstm_scratch_size(steps, p.hidden_size))
-        .append(" int32 values");
-  }
+  TSQ_RETURN_IF_ERROR((detail::check_lstm_window<Activation, State>(
+      p, weights, input, output, Span<const State>(state.data(), state.size()),
+      Span<const std::int16_t>(cell_state.data(), cell_state.size()),
+      Span<const std::int32_t>(scratch.data(), scratch.size()))));
   if (p.rounding == RoundingMode::double_rounding) {
     detail::lstm_sequence<RoundingMode::double_rounding>(
         p, weights, input, output, state.data(), cell_state.data(), scratch.data(), reverse);

@@ -38,6 +38,7 @@ struct MaxPool2DParams {
   Pool2DGeometry geometry;
   ActivationRange activation;
   DataType type = DataType::int8;
+  PreparedMark prepared;  // set by its prepare
 };
 
 // Validates types, quantization (input and output shared, as TFLite-Micro checks), the window
@@ -50,6 +51,7 @@ inline Result<MaxPool2DParams> prepare_max_pool2d(const MaxPool2DQuantization& q
   params.geometry = prepared->geometry;
   params.activation = prepared->activation;
   params.type = prepared->type;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -73,6 +75,7 @@ namespace reference {
 // int8 -> int8. Views may have any strides; shapes must be the prepared ones.
 inline Status max_pool2d(const MaxPool2DParams& params, TensorView<const std::int8_t> input,
                          TensorView<std::int8_t> output) {
+  TSQ_RETURN_IF_ERROR(detail::check_prepared("MaxPool2D", params));
   return detail::integer_pool2d<detail::MaxPool2DAccumulator<std::int8_t>>(
       "MaxPool2D", params.geometry, params.type, params.activation, input, output);
 }
@@ -80,6 +83,7 @@ inline Status max_pool2d(const MaxPool2DParams& params, TensorView<const std::in
 // int16 -> int16 (any zero point; the kernel never looks at it).
 inline Status max_pool2d(const MaxPool2DParams& params, TensorView<const std::int16_t> input,
                          TensorView<std::int16_t> output) {
+  TSQ_RETURN_IF_ERROR(detail::check_prepared("MaxPool2D", params));
   return detail::integer_pool2d<detail::MaxPool2DAccumulator<std::int16_t>>(
       "MaxPool2D", params.geometry, params.type, params.activation, input, output);
 }

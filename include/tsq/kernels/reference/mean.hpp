@@ -22,6 +22,7 @@
 #include <cstdint>
 
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/quant/fixed_point.hpp"
 #include "tsq/quant/multiplier.hpp"
 #include "tsq/quant/quant_params.hpp"
@@ -53,6 +54,7 @@ struct MeanParams {
   std::int32_t output_zero_point = 0;
   QuantizedMultiplier multiplier;  // S_in / S_out with 1/count folded in
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 // Spec 3.7 step 3: folds 1/count into the multiplier (q0, e0) of S_in / S_out, as TFLite-Micro:
@@ -124,6 +126,7 @@ inline Result<MeanParams> prepare_mean(const MeanQuantization& q) {
   params.output_zero_point = q.output.zero_point;
   params.multiplier = fold_mean_count(multiplier.value(), count);
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -172,6 +175,8 @@ namespace reference {
 // int8 -> int8. Views may have any strides; shapes must be the prepared ones.
 inline Status mean(const MeanParams& params, TensorView<const std::int8_t> input,
                    TensorView<std::int8_t> output) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared("Mean", params));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("Mean", input, output));
   if (input.shape() != params.input_shape) {
     return shape_mismatch_error("Mean input", input.shape(), params.input_shape);
   }

@@ -186,6 +186,7 @@ inline Result<PreparedPool2D> prepare_pool2d(const char* op, const Shape& input_
 template <typename T>
 Status check_pool2d_views(const char* op, const Pool2DGeometry& geometry, DataType prepared_type,
                           const TensorView<const T>& input, const TensorView<T>& output) {
+  TSQ_RETURN_IF_ERROR(check_views_usable(op, input, output));
   if (data_type_of_v<T> != prepared_type) {
     return Status::error(ErrorCode::unsupported_type, op)
         .append(" was prepared for ")
@@ -275,6 +276,7 @@ Status integer_pool2d(const char* op, const Pool2DGeometry& geometry, DataType p
 template <typename Reducer>
 Status float_pool2d(const char* op, const Pool2DWindow& window, FusedActivation activation,
                     const TensorView<const float>& input, const TensorView<float>& output) {
+  TSQ_RETURN_IF_ERROR(check_views_usable(op, input, output));
   const Result<Pool2DGeometry> geometry = compute_pool2d_geometry(input.shape(), window, op);
   if (!geometry.is_ok()) return geometry.status();
   const Shape expected_output = nhwc_shape(geometry->output);

@@ -35,6 +35,7 @@ struct QuantizeQuantization {
 struct QuantizeParams {
   Shape shape;
   QuantParams output;
+  PreparedMark prepared;  // set by its prepare
 };
 
 inline Result<QuantizeParams> prepare_quantize(const QuantizeQuantization& q) {
@@ -45,7 +46,11 @@ inline Result<QuantizeParams> prepare_quantize(const QuantizeQuantization& q) {
     return Status::error(ErrorCode::unsupported_type, "Quantize writes int8, uint8 or int16, not ")
         .append(data_type_name(q.output.type));
   }
-  return QuantizeParams{q.shape, q.output};
+  QuantizeParams params;
+  params.shape = q.shape;
+  params.output = q.output;
+  detail::mark_prepared(params);
+  return params;
 }
 
 namespace detail {
@@ -53,6 +58,7 @@ namespace detail {
 template <typename T>
 Status quantize_kernel(const QuantizeParams& params, const TensorView<const float>& input,
                        const TensorView<T>& output) {
+  TSQ_RETURN_IF_ERROR(check_prepared("Quantize", params));
   TSQ_RETURN_IF_ERROR(check_prepared_type("Quantize", params.output.type, data_type_of_v<T>));
   TSQ_RETURN_IF_ERROR(check_elementwise_views("Quantize", params.shape, input, output));
   const std::size_t count = input.element_count();

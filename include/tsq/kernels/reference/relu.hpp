@@ -9,12 +9,11 @@
 //          input's parameters; prepare checks it (TFLite-Micro does not read the output's).
 //
 // The RELU multiplier is QuantizeMultiplier(S_in / S_out). ReluMultiplierRule says how the
-// quotient is formed: in double (TFLite-Micro's activations_common.cc, CalculateReluOpData, in
-// the 2021 and 2025 versions read; the default, as tsq matches TFLite-Micro) or in float32
-// (desktop TFLite/LiteRT's ReluPrepare; spec 3.14 states this rule for TFLM, which its current
-// source does not follow). The two
-// give a different multiplier for almost every scale pair, and a different output for about
-// 1 % of random int8 scale pairs (for one or two of the 256 inputs).
+// quotient is formed. TFLite-Micro (activations_common.cc, CalculateReluOpData) and desktop
+// TFLite divide in float32 and widen the quotient to double: that is the default, so imported
+// models give TFLite-Micro's bytes. The all-double quotient is kept as an option; the two rules
+// give a different multiplier for almost every scale pair and a different output for about 1 %
+// of random int8 scale pairs (for one or two of the 256 inputs).
 #pragma once
 
 #include <cmath>
@@ -32,8 +31,8 @@
 namespace tsq {
 
 enum class ReluMultiplierRule : std::uint8_t {
-  double_quotient,   // double(S_in) / double(S_out): TFLite-Micro (default)
-  float32_quotient,  // double(float32(S_in / S_out)): desktop TFLite (LiteRT), spec 3.14
+  float32_quotient,  // double(float32(S_in / S_out)): TFLite-Micro and TFLite (default)
+  double_quotient,   // double(S_in) / double(S_out): the exact quotient, rounded once
 };
 
 struct ReluQuantization {
@@ -41,7 +40,7 @@ struct ReluQuantization {
   QuantParams input;
   QuantParams output;
   RoundingMode rounding = RoundingMode::double_rounding;
-  ReluMultiplierRule multiplier_rule = ReluMultiplierRule::double_quotient;
+  ReluMultiplierRule multiplier_rule = ReluMultiplierRule::float32_quotient;
 };
 
 // Integers only: what eval reads.
@@ -53,6 +52,7 @@ struct ReluParams {
   QuantizedMultiplier multiplier;  // S_in / S_out
   ActivationRange activation;      // [max(Z_out, q_min), q_max]
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 struct Relu6Quantization {
@@ -65,13 +65,19 @@ struct Relu6Params {
   Shape shape;
   DataType type = DataType::int8;
   ActivationRange range;  // [Z, min(Z + round(6 / S), q_max)]
+  PreparedMark prepared;  // set by its prepare
 };
 
 namespace detail {
 
 template <typename T>
-Status check_relu_views(const char* op, DataType type, const Shape& shape,
-                        const TensorView<const T>& input, const TensorView<T>& output) {
+Status check_relu_views(const char* op, const PreparedMark& prepared, DataType type,
+                        const Shape& shape, const TensorView<const T>& input,
+                        const TensorView<T>& output) {
+  if (!prepared.is_set()) {
+    return Status::error(ErrorCode::not_prepared, op)
+        .append(" params were not produced by its prepare function");
+  }
   TSQ_RETURN_IF_ERROR(check_prepared_type(op, type, data_type_of_v<T>));
   return check_elementwise_views(op, shape, input, output);
 }
@@ -89,7 +95,8 @@ void relu_requantize(const ReluParams& params, const T* input, T* output, std::s
 template <typename T>
 Status relu_eval(const ReluParams& params, const TensorView<const T>& input,
                  const TensorView<T>& output) {
-  TSQ_RETURN_IF_ERROR(check_relu_views("ReLU", params.type, params.shape, input, output));
+  TSQ_RETURN_IF_ERROR(
+      check_relu_views("ReLU", params.prepared, params.type, params.shape, input, output));
   if (params.rounding == RoundingMode::double_rounding) {
     relu_requantize<RoundingMode::double_rounding>(params, input.data(), output.data(),
                                                    input.element_count());
@@ -103,7 +110,8 @@ Status relu_eval(const ReluParams& params, const TensorView<const T>& input,
 template <typename T>
 Status relu6_eval(const Relu6Params& params, const TensorView<const T>& input,
                   const TensorView<T>& output) {
-  TSQ_RETURN_IF_ERROR(check_relu_views("ReLU6", params.type, params.shape, input, output));
+  TSQ_RETURN_IF_ERROR(
+      check_relu_views("ReLU6", params.prepared, params.type, params.shape, input, output));
   const std::size_t count = input.element_count();
   for (std::size_t i = 0; i < count; ++i) {
     output.data()[i] =
@@ -147,6 +155,7 @@ inline Result<ReluParams> prepare_relu(const ReluQuantization& q) {
   params.multiplier = multiplier.value();
   params.activation = activation.value();
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -172,6 +181,7 @@ inline Result<Relu6Params> prepare_relu6(const Relu6Quantization& q) {
   params.shape = q.shape;
   params.type = q.input.type;
   params.range = range.value();
+  detail::mark_prepared(params);
   return params;
 }
 

@@ -41,6 +41,7 @@ struct RequantizeParams {
   QuantizedMultiplier multiplier;  // S_in / S_out
   IntegerRange output_range;       // the output's [q_min, q_max]
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 constexpr bool is_requantize_type(DataType type) {
@@ -68,6 +69,7 @@ inline Result<RequantizeParams> prepare_requantize(const RequantizeQuantization&
   params.multiplier = multiplier.value();
   params.output_range = IntegerRange{q.output.quant_min, q.output.quant_max};
   params.rounding = q.rounding;
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -97,6 +99,7 @@ Status requantize(const RequantizeParams& params, TensorView<const Input> input,
   static_assert(
       is_requantize_type(data_type_of_v<Input>) && is_requantize_type(data_type_of_v<Output>),
       "requantize converts between int8_t, uint8_t and int16_t");
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared("Requantize", params));
   TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared_types("Requantize", params.input_type,
                                                         params.output_type, data_type_of_v<Input>,
                                                         data_type_of_v<Output>));

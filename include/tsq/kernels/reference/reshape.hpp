@@ -16,6 +16,7 @@
 
 #include "tsq/core/span.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/kernels/common.hpp"
 #include "tsq/tensor/shape.hpp"
 #include "tsq/tensor/tensor_view.hpp"
 
@@ -109,18 +110,29 @@ inline Result<Shape> flatten_output_shape(const Shape& input) {
 struct ReshapeParams {
   Shape input_shape;
   Shape output_shape;
+  PreparedMark prepared;  // set by its prepare
 };
+
+namespace detail {
+inline ReshapeParams make_reshape_params(const Shape& input, const Shape& output) {
+  ReshapeParams params;
+  params.input_shape = input;
+  params.output_shape = output;
+  mark_prepared(params);
+  return params;
+}
+}  // namespace detail
 
 inline Result<ReshapeParams> prepare_reshape(const Shape& input, Span<const std::int32_t> target) {
   const Result<Shape> output = reshape_output_shape(input, target);
   if (!output.is_ok()) return output.status();
-  return ReshapeParams{input, output.value()};
+  return detail::make_reshape_params(input, output.value());
 }
 
 inline Result<ReshapeParams> prepare_flatten(const Shape& input) {
   const Result<Shape> output = flatten_output_shape(input);
   if (!output.is_ok()) return output.status();
-  return ReshapeParams{input, output.value()};
+  return detail::make_reshape_params(input, output.value());
 }
 
 namespace reference {
@@ -130,6 +142,8 @@ namespace reference {
 // contiguous (invalid_argument).
 template <typename T>
 Result<TensorView<T>> reshape(const ReshapeParams& params, TensorView<T> input) {
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_prepared("Reshape", params));
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable("Reshape", input));
   if (input.shape() != params.input_shape) {
     return shape_mismatch_error("Reshape input", input.shape(), params.input_shape);
   }

@@ -167,6 +167,7 @@ struct SoftmaxParams {
   Span<const std::int16_t> exp_table;         // int16 input: kSoftmaxTableSize entries
   Span<const std::int16_t> reciprocal_table;  // int16 input: kSoftmaxTableSize entries
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 namespace detail {
@@ -314,6 +315,7 @@ inline Result<SoftmaxParams> prepare_softmax(const SoftmaxQuantization& q) {
     // -CalculateInputRadius(5, shift): the largest |d| whose rescaled value stays above -32.
     params.diff_min = -static_cast<std::int32_t>(
         std::floor(std::ldexp(31.0, 26 - params.input_multiplier.shift)));
+    detail::mark_prepared(params);
     return params;
   }
   if (q.input.type != DataType::int16 || q.output.type != DataType::int16) {
@@ -338,6 +340,7 @@ inline Result<SoftmaxParams> prepare_softmax(const SoftmaxQuantization& q) {
   params.input_multiplier = multiplier.value();
   params.exp_table = Span<const std::int16_t>(kSoftmaxExpTable, kSoftmaxTableSize);
   params.reciprocal_table = Span<const std::int16_t>(kSoftmaxReciprocalTable, kSoftmaxTableSize);
+  detail::mark_prepared(params);
   return params;
 }
 
@@ -361,6 +364,8 @@ namespace detail {
 template <typename Input, typename Output>
 Status check_softmax_views(const SoftmaxParams& params, const TensorView<const Input>& input,
                            const TensorView<Output>& output) {
+  TSQ_RETURN_IF_ERROR(check_prepared("Softmax", params));
+  TSQ_RETURN_IF_ERROR(check_views_usable("Softmax", input, output));
   TSQ_RETURN_IF_ERROR(check_prepared_types("Softmax", params.input_type, params.output_type,
                                            data_type_of_v<Input>, data_type_of_v<Output>));
   if (input.shape() != params.shape) {

@@ -44,6 +44,7 @@ struct TanhParams {
   std::int32_t table_input_multiplier = 0;  // int16: to 1/(3 * 4096) units
   int table_input_shift = 0;                // int16
   RoundingMode rounding = RoundingMode::double_rounding;
+  PreparedMark prepared;  // set by its prepare
 };
 
 // Validates the layer and computes the input rescaling (float math here only).
