@@ -19,6 +19,7 @@
 #include "tsq/kernels/reference/fully_connected.hpp"
 #include "tsq/nn/layers/dense.hpp"
 #include "tsq/nn/model.hpp"
+#include "tsq/ptq/mixed_precision.hpp"
 #include "tsq/ptq/quantize_model.hpp"
 
 using tsq::DataType;
@@ -417,4 +418,59 @@ TEST_CASE("Model API bad input gets clear errors", "[model]") {
   std::vector<float> x(5), y(3);
   std::vector<std::byte> arena(mlp.model.arena_bytes());
   CHECK(mlp.model.run(x, y, arena).code() == ErrorCode::shape_mismatch);
+}
+
+TEST_CASE("Bias correction removes the mean output shift of weight rounding", "[model]") {
+  // Inputs with a large common mean: weight rounding then shifts every output by (W_q - W) E[x].
+  Model model;
+  model.input("x", Shape{64});
+  model.add(Dense("wide", 8));
+  REQUIRE(model.build().is_ok());
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  std::vector<float> kernel(64 * 8), bias(8, 0.0f), windows(64 * 200);
+  for (float& w : kernel) w = normal(rng);
+  for (float& x : windows) x = 2.0f + 0.2f * normal(rng);
+  REQUIRE(static_cast<Dense&>(model.layer(0)).set_weights(kernel, bias).is_ok());
+  auto plain = tsq::quantize(model, windows, tsq::Scheme::fiq_float32());
+  auto corrected = tsq::quantize(model, windows, tsq::Scheme::fiq_float32().with_bias_correction());
+  REQUIRE((plain.is_ok() && corrected.is_ok()));
+  const auto plain_report = tsq::debug::debug_model(plain.value(), windows);
+  const auto corrected_report = tsq::debug::debug_model(corrected.value(), windows);
+  REQUIRE((plain_report.is_ok() && corrected_report.is_ok()));
+  // Per-channel shifts of either sign average out over channels: compare the MSE.
+  const double before = plain_report->layers[0].end_to_end.mse();
+  const double after = corrected_report->layers[0].end_to_end.mse();
+  CHECK(after < 0.8 * before);
+}
+
+TEST_CASE("Automatic mixed precision promotes layers and stays integer-only", "[model]") {
+  const Mlp mlp = make_mlp();
+  const auto calibration = tsq::calibrate(mlp.model, mlp.windows);
+  REQUIRE(calibration.is_ok());
+  tsq::MixedPrecisionOptions options;
+  options.threshold = 0.05;  // below int8 rounding noise: every layer wants a promotion
+  const auto mixed =
+      tsq::quantize_mixed_precision(mlp.model, calibration.value(), mlp.windows, options);
+  REQUIRE(mixed.is_ok());
+  CHECK_FALSE(mixed->log.empty());
+  std::size_t promoted = 0;
+  for (std::size_t n = 0; n < mlp.model.node_count(); ++n) {
+    const Precision p = mixed->model.node_step(n).precision;
+    CHECK(tsq::nn::is_integer_precision(p));
+    promoted += p == Precision::int16_activations ? 1 : 0;
+  }
+  CHECK(promoted >= 1);
+  // The promoted model is more accurate end to end than plain int8.
+  auto plain = tsq::quantize(mlp.model, calibration.value(), tsq::Scheme::fiq_float32());
+  REQUIRE(plain.is_ok());
+  const auto plain_report = tsq::debug::debug_model(plain.value(), mlp.windows);
+  REQUIRE(plain_report.is_ok());
+  CHECK(mixed->report.output.rmse() < plain_report->output.rmse());
+  // With a generous threshold nothing changes.
+  options.threshold = 10.0;
+  const auto unchanged =
+      tsq::quantize_mixed_precision(mlp.model, calibration.value(), mlp.windows, options);
+  REQUIRE(unchanged.is_ok());
+  CHECK(unchanged->log.empty());
 }

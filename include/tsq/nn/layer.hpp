@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -175,10 +176,15 @@ class QuantizedLayer {
 
 // Names a weight inside a weights file: "<layer><separator><weight>", e.g. "conv1.kernel" or,
 // with separator "_", "conv1_kernel".
+// `members` renames single weights, e.g. {"conv1d.kernel", "t4"} for a file whose arrays are
+// numbered (a converted TFLite model) rather than named after layers.
 struct WeightNaming {
   std::string separator = ".";
+  std::map<std::string, std::string> members;
   std::string member(const std::string& layer, const char* weight) const {
-    return layer + separator + weight;
+    std::string name = layer + separator + weight;
+    const auto renamed = members.find(name);
+    return renamed == members.end() ? name : renamed->second;
   }
 };
 

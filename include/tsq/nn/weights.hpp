@@ -74,6 +74,44 @@ inline Result<std::vector<std::int64_t>> quantize_bias_int64(const std::vector<f
   return quantized;
 }
 
+// Bias correction (Nagel et al. 2019, "Data-free quantization"): weight rounding shifts a
+// channel's mean output by (W_q - W) E[x]; subtracting that shift, measured on the calibration
+// inputs, removes the bias it adds. `mean_input` has one value per input feature (depth);
+// `dequantized` and `weights` are [channels, depth]. Returns the corrected float biases.
+inline std::vector<float> correct_bias(const std::vector<float>& bias, std::size_t channels,
+                                       const std::vector<float>& weights,
+                                       const std::vector<float>& dequantized,
+                                       const std::vector<double>& mean_input) {
+  std::vector<float> corrected = bias.empty() ? std::vector<float>(channels, 0.0f) : bias;
+  const std::size_t depth = mean_input.size();
+  for (std::size_t c = 0; c < channels; ++c) {
+    double shift = 0.0;
+    for (std::size_t d = 0; d < depth; ++d) {
+      shift += (static_cast<double>(dequantized[c * depth + d]) - weights[c * depth + d]) *
+               mean_input[d];
+    }
+    corrected[c] = static_cast<float>(static_cast<double>(corrected[c]) - shift);
+  }
+  return corrected;
+}
+
+// The mean of every input feature over all calibration rows (each window holds whole rows of
+// `depth` values: one per time step for a Dense on a sequence).
+inline std::vector<double> mean_input_features(const std::vector<std::vector<float>>& windows,
+                                               std::size_t depth) {
+  std::vector<double> mean(depth, 0.0);
+  std::size_t rows = 0;
+  for (const std::vector<float>& window : windows) {
+    for (std::size_t at = 0; at + depth <= window.size(); at += depth, ++rows) {
+      for (std::size_t d = 0; d < depth; ++d) mean[d] += window[at + d];
+    }
+  }
+  if (rows > 0) {
+    for (double& m : mean) m /= static_cast<double>(rows);
+  }
+  return mean;
+}
+
 // Weights kept as IEEE half; decoded into scratch for each run.
 struct HalfWeights {
   std::vector<std::uint16_t> values;

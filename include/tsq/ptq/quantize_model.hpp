@@ -104,6 +104,10 @@ struct Scheme {
   Scheme& int16_weights(const std::string& layer) {
     return set(layer, nn::Precision::int16_weights);
   }
+  Scheme& with_bias_correction(bool on = true) {
+    bias_correction = on;
+    return *this;
+  }
   Scheme& with_rounding(RoundingMode mode) {
     rounding = mode;
     return *this;
@@ -642,7 +646,9 @@ inline Result<QuantizedModel> quantize(const nn::Model& model, const Calibration
 // Calibrates on `windows` (window_count * input_size floats) and quantizes.
 inline Result<QuantizedModel> quantize(const nn::Model& model, Span<const float> windows,
                                        const Scheme& scheme) {
-  Result<Calibration> calibration = calibrate(model, windows, scheme.calibration);
+  CalibrationOptions options = scheme.calibration;
+  if (scheme.bias_correction && options.keep_inputs == 0) options.keep_inputs = windows.size();
+  Result<Calibration> calibration = calibrate(model, windows, options);
   if (!calibration.is_ok()) return calibration.status();
   return quantize(model, calibration.value(), scheme);
 }

@@ -333,8 +333,20 @@ inline Result<std::unique_ptr<QuantizedLayer>> Dense::quantize(
           request.rounding};
       auto prepared = prepare_owned_fully_connected(q);
       if (!prepared.is_ok()) return with_layer(prepared.status());
+      std::vector<float> float_bias = bias_;
+      if (request.bias_correction && request.calibration_inputs != nullptr &&
+          !request.calibration_inputs->empty()) {
+        std::vector<float> dequantized(weights->values.size());
+        for (std::size_t i = 0; i < dequantized.size(); ++i) {
+          dequantized[i] = static_cast<float>(weights->values[i]) *
+                           weights->scales[i / static_cast<std::size_t>(depth_)];
+        }
+        float_bias = correct_bias(
+            bias_, static_cast<std::size_t>(units_), kernel_, dequantized,
+            mean_input_features(*request.calibration_inputs, static_cast<std::size_t>(depth_)));
+      }
       if (int16) {
-        auto bias = quantize_bias_int64(bias_, static_cast<std::size_t>(units_), input.scale,
+        auto bias = quantize_bias_int64(float_bias, static_cast<std::size_t>(units_), input.scale,
                                         weights->scales);
         if (!bias.is_ok()) return with_layer(bias.status());
         return std::unique_ptr<QuantizedLayer>(
@@ -342,7 +354,7 @@ inline Result<std::unique_ptr<QuantizedLayer>> Dense::quantize(
                 std::move(weights).value(), std::move(bias).value(), std::move(prepared).value(),
                 units_, depth_, request.output));
       }
-      auto bias = quantize_bias_int32(bias_, static_cast<std::size_t>(units_), input.scale,
+      auto bias = quantize_bias_int32(float_bias, static_cast<std::size_t>(units_), input.scale,
                                       weights->scales);
       if (!bias.is_ok()) return with_layer(bias.status());
       return std::unique_ptr<QuantizedLayer>(std::make_unique<detail::QuantizedDense<std::int8_t>>(
