@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // tsq_bench: every kernel's integer reference against its float reference (and hybrid where
 // one exists), named `<op>/<flavour>/<shape>`, flavour in {int8, int16, float, hybrid}, on the
-// shapes of DESIGN.md ("Shapes that matter"). See bench/CMakeLists.txt for usage and
-// bench/ratio_table.py for the float/integer table.
+// shapes of DESIGN.md ("Shapes that matter"), and load_npz on archives of many members
+// (`io/load_npz/members:<n>`). See bench/CMakeLists.txt for usage and bench/ratio_table.py for
+// the float/integer table.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   tsq_bench::register_pooling();
   tsq_bench::register_add();
   tsq_bench::register_elementwise();
+  tsq_bench::register_io();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // A benchmark whose setup or eval failed was skipped with its message: fail the run (CTest).

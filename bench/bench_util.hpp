@@ -46,6 +46,7 @@ void register_lstm();
 void register_pooling();  // max_pool2d, avg_pool2d, mean
 void register_add();
 void register_elementwise();  // logistic, tanh, relu, softmax, quantize, dequantize, requantize
+void register_io();           // load_npz
 
 class SetupError : public std::runtime_error {
  public:

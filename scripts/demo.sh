@@ -5,10 +5,37 @@
 # 18,282 real beats and prints the model summary, the per-layer error and the classification.
 # Arguments go to the demo (--data DIR, --model FILE; see --help). The small first example is
 # build/demo/examples/tsq_quickstart (`cmake --build build/demo --target tsq_quickstart`).
+# TSQ_SKIP_DEPS=1 skips the package check.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-TSQ_SKIP_DEPS=${TSQ_SKIP_DEPS:-0}
-if [[ $TSQ_SKIP_DEPS != 1 ]]; then scripts/test-all.sh deps; fi
+
+# Only what this build needs: no tests or benchmarks (Catch2, Google Benchmark), and Eigen and
+# xsimd are optional. scripts/test-all.sh deps installs the whole CI toolchain.
+packages=(cmake ninja-build g++)
+install_missing() {
+  local missing=() package
+  for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$package")
+    fi
+  done
+  ((${#missing[@]} > 0)) || return 0
+  echo "installing: ${missing[*]}"
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || {
+      echo "not root and no sudo: install ${missing[*]}" >&2
+      return 1
+    }
+    sudo=(sudo)
+  fi
+  # Wait for the dpkg lock (up to 10 minutes) instead of failing while another apt runs. `env`
+  # passes DEBIAN_FRONTEND through sudo, which resets the environment.
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  "${sudo[@]}" "${apt[@]}" update
+  "${sudo[@]}" "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
+}
+if [[ ${TSQ_SKIP_DEPS:-0} != 1 ]]; then install_missing; fi
 cmake -S . -B build/demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DTSQ_BUILD_TESTS=OFF \
   -DTSQ_BUILD_BENCHMARKS=OFF -DTSQ_BUILD_EXAMPLES=ON >/dev/null
 cmake --build build/demo --target tsq_ecg_demo

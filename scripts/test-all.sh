@@ -10,12 +10,15 @@
 #   gcc      configure (preset dev), build and ctest with g++, warnings as errors
 #   clang    the same with clang++ (preset clang)
 #   asan     the same with g++ -O1 + AddressSanitizer + UndefinedBehaviorSanitizer (preset asan)
+#   fuzz     libFuzzer on the .npy and .npz parsers (preset fuzz, clang++), TSQ_FUZZ_SECONDS each,
+#            on a copy of tests/fuzz/corpus/; fails if an input crashes (and says where it is)
 #   firmware every core/, quant/, tensor/ header compiled for Cortex-M0 (arm-none-eabi-g++)
 #
 # A failing stage does not stop the later ones; the exit status is non-zero if any failed.
 # Environment: TSQ_BUILD_ROOT  build trees go to $TSQ_BUILD_ROOT/<preset> (default build/ci)
 #              TSQ_JOBS        parallel build and test jobs (default: nproc)
 #              TSQ_SKIP_DEPS=1 skip the deps stage
+#              TSQ_FUZZ_SECONDS time per fuzzer in the fuzz stage (default 60)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,9 +27,10 @@ build_root=${TSQ_BUILD_ROOT:-build/ci}
 [[ $build_root = /* ]] || build_root="$root_dir/$build_root"
 jobs=${TSQ_JOBS:-$(nproc)}
 
-packages=(cmake ninja-build g++ clang clang-format catch2 libeigen3-dev libxsimd-dev
-  libbenchmark-dev gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib
-  python3-numpy)
+# libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended by clang).
+packages=(cmake ninja-build g++ clang libclang-rt-dev clang-format catch2 libeigen3-dev
+  libxsimd-dev libbenchmark-dev gcc-arm-none-eabi libnewlib-arm-none-eabi
+  libstdc++-arm-none-eabi-newlib python3-numpy)
 
 stage_deps() {
   local missing=() package
@@ -48,9 +52,11 @@ stage_deps() {
     }
     sudo=(sudo)
   fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update
-  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+  # Wait for the dpkg lock (up to 10 minutes) instead of failing while another apt runs. `env`
+  # passes DEBIAN_FRONTEND through sudo, which resets the environment.
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600)
+  "${sudo[@]}" "${apt[@]}" update
+  "${sudo[@]}" "${apt[@]}" install -y --no-install-recommends "${missing[@]}"
 }
 
 stage_format() {
@@ -78,13 +84,45 @@ stage_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     build_and_test asan -LE '^firmware$'
 }
+# Each fuzzer runs on a fresh copy of its seed corpus (what it adds stays in the build tree) plus
+# the regression inputs; -timeout (per input) and -rss_limit_mb (also the largest single
+# allocation) turn hangs and runaway allocations into failures too.
+stage_fuzz() {
+  local dir="$build_root/fuzz" seconds=${TSQ_FUZZ_SECONDS:-60} format failed=0
+  cmake --preset fuzz -B "$dir"
+  cmake --build "$dir" -j"$jobs" --target tsq_fuzz_npy tsq_fuzz_npz
+  for format in npy npz; do
+    local work="$dir/work/$format"
+    rm -rf "$work"
+    mkdir -p "$work/corpus" "$work/crashes"
+    cp tests/fuzz/corpus/"$format"/* "$work/corpus/"
+    echo "tsq_fuzz_$format: ${seconds}s (log: $work/fuzz.log)"
+    if UBSAN_OPTIONS=print_stacktrace=1 "$dir/tests/fuzz/tsq_fuzz_$format" \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+      -dict="tests/fuzz/$format.dict" -print_final_stats=1 -artifact_prefix="$work/crashes/" \
+      "$work/corpus" "tests/fuzz/regressions/$format" >"$work/fuzz.log" 2>&1; then
+      grep -E '^#[0-9]+[[:space:]]+DONE' "$work/fuzz.log" | tail -n 1 || true
+      grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$work/fuzz.log" || true
+    else
+      failed=1
+      # The report, without the shadow-byte legend of AddressSanitizer; the log has it all.
+      awk '/ERROR|runtime error|check failed|deadly signal/ && !n { n = 1 } n && n++ <= 30' \
+        "$work/fuzz.log"
+      echo "tsq_fuzz_$format FAILED; the input that did it:" >&2
+      find "$work/crashes" -type f -printf '  %p\n' >&2
+      echo "Replay it with $dir/tests/fuzz/tsq_fuzz_$format <file>; once the parser is fixed," \
+        "move it into tests/fuzz/regressions/$format/ (the fuzz_$format test replays it)." >&2
+    fi
+  done
+  return "$failed"
+}
 stage_firmware() {
   local dir="$build_root/dev"
   [[ -f $dir/CTestTestfile.cmake ]] || cmake --preset dev -B "$dir"
   ctest --test-dir "$dir" -L '^firmware$' --no-tests=error --output-on-failure
 }
 
-all_stages=(deps format gcc clang asan firmware)
+all_stages=(deps format gcc clang asan fuzz firmware)
 if (($# > 0)); then
   stages=("$@")
 else

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -409,6 +410,54 @@ TEST_CASE("npz: members that are not valid .npy arrays", "[io][npz][error]") {
 
     members.back() = member("odd.npy", make_npy(npy_dict("<c8", "(1,)"), Bytes(8, 0)));
     check_error(parse(make_zip(members).bytes).status(), ErrorCode::unsupported_type, "<c8");
+  }
+}
+
+TEST_CASE("npz: many members, and duplicates among them", "[io][npz]") {
+  // arr_<i>.npy as np.savez(*arrays) names them; arr_1, arr_10, arr_100... share prefixes.
+  constexpr int kCount = 3000;
+  std::vector<ZipMember> members;
+  for (int i = 0; i < kCount; ++i) {
+    members.push_back(member("arr_" + std::to_string(i) + ".npy",
+                             make_npy(npy_dict("<i4", "(1,)"), le_bytes(std::vector<int>{i}))));
+  }
+
+  SECTION("all unique: every member is found under its own name, in file order") {
+    const auto file = parse(make_zip(members, ZipOptions{"", true}).bytes);
+    INFO(file.status().message());
+    REQUIRE(file.is_ok());
+    REQUIRE(file->size() == static_cast<std::size_t>(kCount));
+    const NpzFile copy = file.value();  // lookups must survive a copy
+    for (int i = 0; i < kCount; ++i) {
+      const std::string name = "arr_" + std::to_string(i);
+      CHECK(file->members()[static_cast<std::size_t>(i)].first == name);
+      const NpyArray* array = copy.find(name);
+      REQUIRE(array != nullptr);
+      CHECK(array->data<std::int32_t>()[0] == i);
+    }
+    // A view that is not null-terminated, and names that only share a prefix with members.
+    const std::string text = "arr_2999x";
+    CHECK(copy.find(std::string_view(text).substr(0, 8))->data<std::int32_t>()[0] == 2999);
+    CHECK(copy.find(text) == nullptr);
+    CHECK(copy.find("arr_") == nullptr);
+    CHECK(copy.find("arr_3000") == nullptr);
+  }
+  SECTION("a duplicate far from the first occurrence is named, with the first's index") {
+    members[2500] = member("arr_17.npy", members[2500].data);
+    const auto status = parse(make_zip(members).bytes).status();
+    check_error(status, ErrorCode::malformed_file, "'arr_17.npy': duplicate member name");
+    CHECK_THAT(status.message(), Catch::Contains("first at index 17"));
+  }
+  SECTION("the first of several duplicates is the one reported") {
+    members[1000] = member("arr_2999.npy", members[1000].data);
+    members[2000] = member("arr_5.npy", members[2000].data);
+    check_error(parse(make_zip(members).bytes).status(), ErrorCode::malformed_file,
+                "'arr_5.npy': duplicate member name (first at index 5)");
+  }
+  SECTION("the last member repeats the first") {
+    members.push_back(member("arr_0.npy", members[1].data));
+    check_error(parse(make_zip(members).bytes).status(), ErrorCode::malformed_file,
+                "'arr_0.npy': duplicate member name (first at index 0)");
   }
 }
 

@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,10 +49,8 @@ class NpzFile {
 
   // The array saved under `name` (as given to np.savez, without ".npy"), or nullptr.
   const NpyArray* find(std::string_view name) const {
-    for (const auto& member : members_) {
-      if (member.first == name) return &member.second;
-    }
-    return nullptr;
+    const auto at = index_.find(name);
+    return at == index_.end() ? nullptr : &members_[at->second].second;
   }
 
   // Like find(), but a missing member is a not_found Status that names it.
@@ -66,6 +66,10 @@ class NpzFile {
   friend Result<NpzFile> parse_npz(const std::uint8_t* bytes, std::size_t size);
 
   std::vector<std::pair<std::string, NpyArray>> members_;
+  // Name -> position in members_. An ordered map: O(log n) per lookup even for names chosen to
+  // collide (archives may be hostile), and std::less<> finds a string_view without a copy.
+  // Positions rather than pointers, so that copies of an NpzFile stay valid.
+  std::map<std::string, std::size_t, std::less<>> index_;
 };
 
 namespace detail {
@@ -338,8 +342,11 @@ inline Result<NpzFile> parse_npz(const std::uint8_t* bytes, std::size_t size) {
       return member_error(ErrorCode::unsupported_format, name, "not a .npy member");
     }
     std::string key = name.substr(0, name.size() - suffix_length);
-    if (file.find(key) != nullptr) {
-      return member_error(ErrorCode::malformed_file, name, "duplicate member name");
+    const auto slot = file.index_.emplace(key, file.members_.size());
+    if (!slot.second) {
+      return member_error(ErrorCode::malformed_file, name, "duplicate member name (first at index ")
+          .append(slot.first->second)
+          .append(")");
     }
     Result<NpyArray> array = parse_npy(data, data_size);
     if (!array.is_ok()) {
