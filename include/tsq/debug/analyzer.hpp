@@ -104,5 +104,28 @@ inline void print_summary(std::FILE* out, const ModelSummary& summary) {
       summary.conversions, summary.arena_bytes);
 }
 
+// Every tensor: its calibrated float range, element type, scale and zero point.
+inline void print_tensor_table(std::FILE* out, const QuantizedModel& quantized) {
+  const nn::Model& model = quantized.float_model();
+  std::fprintf(out, "%-20s %-22s %-7s %12s %6s\n", "tensor", "calibrated range", "type", "scale",
+               "zp");
+  for (std::size_t t = 0; t < model.tensors().size(); ++t) {
+    const auto id = static_cast<nn::TensorId>(t);
+    const nn::TensorQuantization& q = quantized.tensor_quantization(id);
+    const Range& range = quantized.tensor_range(id);
+    char interval[48];
+    std::snprintf(interval, sizeof(interval), "[%.4g, %.4g]", static_cast<double>(range.min),
+                  static_cast<double>(range.max));
+    if (q.type == DataType::float32) {
+      std::fprintf(out, "%-20.20s %-22s %-7s %12s %6s\n", model.tensors()[t].name.c_str(), interval,
+                   "float32", "-", "-");
+    } else {
+      std::fprintf(out, "%-20.20s %-22s %-7s %12.6g %6d\n", model.tensors()[t].name.c_str(),
+                   interval, data_type_name(q.type), static_cast<double>(q.params.scale),
+                   q.params.zero_point);
+    }
+  }
+}
+
 }  // namespace debug
 }  // namespace tsq

@@ -311,10 +311,11 @@ inline Result<DebugReport> debug_model(const QuantizedModel& quantized, Span<con
       const char* names[] = {"weight rounding", "activation rounding", "saturation"};
       const std::size_t worst =
           static_cast<std::size_t>(std::max_element(causes, causes + 3) - causes);
-      const bool inherited = layer.own_rmse_over_scale() < 0.5 * layer.rmse_over_scale();
-      layer.flag_reason = std::string("rmse/scale > 0.7; ") +
-                          (inherited ? "mostly inherited from earlier layers"
-                                     : std::string(names[worst]) + " dominates");
+      // The layer's own error under the threshold: the excess comes from earlier layers.
+      const bool inherited = layer.own_rmse_over_scale() <= kRmseOverScaleFlag;
+      layer.flag_reason = std::string("rmse/scale > 0.7: ") +
+                          (inherited ? "inherited from earlier layers"
+                                     : std::string("own error, ") + names[worst] + " dominates");
     }
   }
   return report;

@@ -231,6 +231,13 @@ class Model {
     }
     return -1;
   }
+  // The layer named `name` as its concrete type (the caller names the type it added), or null.
+  template <typename LayerType>
+  LayerType* find(const std::string& name) {
+    const int node = find_node(name);
+    return node < 0 ? nullptr
+                    : static_cast<LayerType*>(nodes_[static_cast<std::size_t>(node)].layer.get());
+  }
   std::size_t parameter_count() const {
     std::size_t count = 0;
     for (const ModelNode& node : nodes_) count += node.layer->parameter_count();

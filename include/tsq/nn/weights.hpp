@@ -112,6 +112,33 @@ inline std::vector<double> mean_input_features(const std::vector<std::vector<flo
   return mean;
 }
 
+// `weights` rounded as int8 (or int16) symmetric per channel along `axis` and dequantized: what
+// the debugger runs to measure the cost of weight rounding alone. Unchanged on error.
+template <typename T = std::int8_t>
+std::vector<float> round_weights_per_channel(const std::vector<float>& weights,
+                                             const std::vector<std::int32_t>& dims, int axis) {
+  const auto channels = static_cast<std::size_t>(dims[static_cast<std::size_t>(axis)]);
+  std::vector<T> values(weights.size());
+  std::vector<float> scales(channels);
+  const BitWidth width{static_cast<int>(8 * sizeof(T)), true, true};
+  if (!quantize_per_channel<T>(Span<const float>(weights.data(), weights.size()),
+                               Span<const std::int32_t>(dims.data(), dims.size()), axis,
+                               Span<T>(values.data(), values.size()),
+                               Span<float>(scales.data(), scales.size()), width)
+           .is_ok()) {
+    return weights;
+  }
+  std::size_t inner = 1;
+  for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < dims.size(); ++d) {
+    inner *= static_cast<std::size_t>(dims[d]);
+  }
+  std::vector<float> rounded(weights.size());
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    rounded[i] = static_cast<float>(values[i]) * scales[(i / inner) % channels];
+  }
+  return rounded;
+}
+
 // Weights kept as IEEE half; decoded into scratch for each run.
 struct HalfWeights {
   std::vector<std::uint16_t> values;
