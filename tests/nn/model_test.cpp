@@ -20,6 +20,7 @@
 #include "tsq/nn/layers/dense.hpp"
 #include "tsq/nn/model.hpp"
 #include "tsq/ptq/mixed_precision.hpp"
+#include "tsq/ptq/model_builder.hpp"
 #include "tsq/ptq/quantize_model.hpp"
 
 using tsq::DataType;
@@ -473,4 +474,44 @@ TEST_CASE("Automatic mixed precision promotes layers and stays integer-only", "[
       tsq::quantize_mixed_precision(mlp.model, calibration.value(), mlp.windows, options);
   REQUIRE(unchanged.is_ok());
   CHECK(unchanged->log.empty());
+}
+
+TEST_CASE("A quantized model assembled from given layers runs like the original", "[model]") {
+  const Mlp mlp = make_mlp();
+  auto quantized = tsq::quantize(mlp.model, mlp.windows, tsq::Scheme::fiq_int8());
+  REQUIRE(quantized.is_ok());
+  tsq::QuantizedModelBuilder builder(mlp.model);
+  for (std::size_t t = 0; t < mlp.model.tensors().size(); ++t) {
+    const auto id = static_cast<tsq::nn::TensorId>(t);
+    REQUIRE(builder.set_tensor(id, quantized->tensor_quantization(id)).is_ok());
+  }
+  CHECK(builder.build(tsq::IoType::int8).status().code() ==
+        ErrorCode::invalid_argument);  // no layers yet
+  for (std::size_t n = 0; n < mlp.model.node_count(); ++n) {
+    REQUIRE(builder.set_layer(n, quantized->node_step(n).layer->clone(), Precision::int8).is_ok());
+  }
+  auto assembled = builder.build(tsq::IoType::int8);
+  REQUIRE(assembled.is_ok());
+  std::vector<std::byte> arena(std::max(assembled->arena_bytes(), quantized->arena_bytes()));
+  std::vector<std::int8_t> x(6), expected(3), got(3);
+  for (std::size_t w = 0; w < 20; ++w) {
+    REQUIRE(tsq::quantize<std::int8_t>(Span<const float>(mlp.windows.data() + 6 * w, 6), x,
+                                       quantized->input_quantization().params)
+                .is_ok());
+    REQUIRE(quantized->run(Span<const std::int8_t>(x), Span<std::int8_t>(expected), arena).is_ok());
+    REQUIRE(assembled->run(Span<const std::int8_t>(x), Span<std::int8_t>(got), arena).is_ok());
+    CHECK(got == expected);
+  }
+  // A layer whose output quantization disagrees with its tensor is refused.
+  tsq::QuantizedModelBuilder wrong(mlp.model);
+  for (std::size_t t = 0; t < mlp.model.tensors().size(); ++t) {
+    tsq::nn::TensorQuantization q =
+        quantized->tensor_quantization(static_cast<tsq::nn::TensorId>(t));
+    if (t == 1) q.params.scale *= 2.0f;
+    REQUIRE(wrong.set_tensor(static_cast<tsq::nn::TensorId>(t), q).is_ok());
+  }
+  for (std::size_t n = 0; n < mlp.model.node_count(); ++n) {
+    REQUIRE(wrong.set_layer(n, quantized->node_step(n).layer->clone(), Precision::int8).is_ok());
+  }
+  CHECK(wrong.build(tsq::IoType::int8).status().code() == ErrorCode::invalid_argument);
 }

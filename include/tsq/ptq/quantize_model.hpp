@@ -331,6 +331,7 @@ class QuantizedModel {
  private:
   friend Result<QuantizedModel> quantize(const nn::Model&, Span<const float>, const Scheme&);
   friend Result<QuantizedModel> quantize(const nn::Model&, const Calibration&, const Scheme&);
+  friend class QuantizedModelBuilder;
 
   Status run_io(const void* input, std::size_t input_count, DataType input_type, void* output,
                 std::size_t output_count, DataType output_type, Span<std::byte> arena,
