@@ -157,6 +157,8 @@ struct LayerQuantizationRequest {
   // windows, each a flat [element_count] copy of input 0; may be empty.
   const std::vector<std::vector<float>>* calibration_inputs = nullptr;
   bool bias_correction = false;
+  // Data-aware weight rounding (GPTQ, ptq/weight_rounding.hpp) on calibration_inputs.
+  bool data_aware_rounding = false;
 };
 
 class QuantizedLayer {
@@ -275,6 +277,11 @@ class Layer {
   // Calibration records beyond the output tensor's range (null: none).
   virtual std::unique_ptr<LayerCalibration> make_calibration() const { return nullptr; }
 
+  // The element type input `index` must arrive in at `precision` (an Embedding reads float token
+  // ids in every precision; everything else reads its precision's activation type).
+  virtual DataType input_type(std::size_t /*index*/, Precision precision) const {
+    return activation_type(precision);
+  }
   // Which precisions this layer can take.
   virtual bool supports(Precision precision) const { return precision == Precision::float32; }
   // Layers whose integer output must keep the input's parameters (pooling, reshapes).

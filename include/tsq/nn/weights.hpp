@@ -164,8 +164,9 @@ inline Status check_request_types(const Layer& layer, const LayerQuantizationReq
         .append("' cannot run as ")
         .append(precision_name(request.precision));
   }
-  const DataType expected = activation_type(request.precision);
-  for (const TensorQuantization& input : request.inputs) {
+  for (std::size_t i = 0; i < request.inputs.size(); ++i) {
+    const TensorQuantization& input = request.inputs[i];
+    const DataType expected = layer.input_type(i, request.precision);
     if (input.type != expected) {
       return Status::error(ErrorCode::unsupported_type, layer.kind())
           .append(" '")
