@@ -4,7 +4,8 @@
 // and activations, int32 biases) in both rounding modes, debugged layer by layer against its
 // float twin and evaluated as a classifier on every beat.
 //
-// Usage: tsq_ecg_demo [--data DIR] [--model FILE]   (DIR holds ecg-mitbih/beats.npy, labels.npy)
+// Usage: tsq_ecg_demo [--data DIR] [--model FILE]   (DIR holds ecg-mitbih/beats.npy, labels.npy;
+// default: the environment variable TSQ_DATA_DIR, else the repository's data/ folder)
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -26,7 +27,7 @@
 namespace {
 
 namespace nn = tsq::nn;
-const char* const kClassNames[] = {"N", "S", "V", "F", "Q"};
+const std::vector<std::string> kClassNames = {"N", "S", "V", "F", "Q"};  // AAMI classes
 
 int fail(const char* what, const tsq::Status& status) {
   std::fprintf(stderr, "error: %s: %s (%s)\n", what, status.message(),
@@ -87,13 +88,18 @@ tsq::Status evaluate(const std::vector<float>& beats, const std::vector<std::uin
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data = std::getenv("TSQ_DATA_DIR") != nullptr ? std::getenv("TSQ_DATA_DIR")
-                                                            : TSQ_SOURCE_DIR "/../shared/data";
+  // The repository's copy (data/); TSQ_DATA_DIR or --data may name a larger set, same layout.
+  std::string data =
+      std::getenv("TSQ_DATA_DIR") != nullptr ? std::getenv("TSQ_DATA_DIR") : TSQ_SOURCE_DIR "/data";
   std::string weights = TSQ_SOURCE_DIR "/tests/data/ecg_classifier_float.npz";
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     if ((flag != "--data" && flag != "--model") || i + 1 == argc) {
-      std::fprintf(stderr, "usage: %s [--data DIR] [--model FILE]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--data DIR] [--model FILE]\n"
+                   "  DIR holds ecg-mitbih/beats.npy and labels.npy (default: $TSQ_DATA_DIR, "
+                   "else %s)\n",
+                   argv[0], TSQ_SOURCE_DIR "/data");
       return 2;
     }
     (flag == "--data" ? data : weights) = argv[i + 1];
@@ -177,9 +183,7 @@ int main(int argc, char** argv) {
                 100.0 * static_cast<double>(same) / static_cast<double>(labels.size()));
   }
   std::printf("\n== int8, double rounding: ");
-  return tsq::debug::print_classification_report(stdout, double_eval.confusion,
-                                                 {"N", "S", "V", "F", "Q"})
-                 .is_ok()
+  return tsq::debug::print_classification_report(stdout, double_eval.confusion, kClassNames).is_ok()
              ? 0
              : 1;
 }
