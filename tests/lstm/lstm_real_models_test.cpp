@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernel_test_util.hpp"
@@ -796,18 +797,49 @@ TEST_CASE("DeepConvLSTM: per-layer error of the integer LSTMs on synthetic IMU w
   const std::vector<float> features = conv_front_end(m, evaluation, evaluation_count);
   const std::vector<float> hidden = float_lstm(m.lstm(0), features, evaluation_count, 384, true);
   const std::vector<float>* layer_inputs[2] = {&features, &hidden};
+  // What data-aware rounding and bias correction read: each layer's x_t and float h_{t-1} on the
+  // calibration windows (and, to see how the choice carries over, on the evaluation windows).
+  tsq::LstmRoundingData rounding_data[2], evaluation_data[2];
+  const std::vector<float>* calibration_inputs[2] = {&calibration_features, &calibration_hidden};
+  for (int layer = 0; layer < 2; ++layer) {
+    const std::int32_t input_size = layer == 0 ? 384 : 128;
+    REQUIRE(tsq::observe_lstm_rounding_data(
+                m.lstm(layer),
+                TensorView<const float>(calibration_inputs[layer]->data(),
+                                        Shape{calibration_count, 112, input_size}),
+                rounding_data[layer])
+                .is_ok());
+    REQUIRE(tsq::observe_lstm_rounding_data(
+                m.lstm(layer),
+                TensorView<const float>(layer_inputs[layer]->data(),
+                                        Shape{evaluation_count, 112, input_size}),
+                evaluation_data[layer])
+                .is_ok());
+  }
 
   // tsq's choices against TFLite's scheme, one layer at a time (each fed the float model's
   // input to that layer, dequantized from its int8 quantization).
   struct Variant {
     const char* name;
-    bool per_row, int16_state, saturate_gate_products, int16_weights;
+    bool per_row, int16_state, saturate_gate_products, int16_weights, data_aware, act_order,
+        bias_correction;
   };
   const Variant variants[] = {
-      {"TFLite's scheme (per-gate int8 weights, int8 state)", false, false, true, false},
-      {"tsq, int8 weights (per-row, int16 state)", true, true, false, false},
-      {"tsq, int16 weights (mixed precision)", true, true, false, true},
+      {"TFLite's scheme (per-gate int8 weights, int8 state)", false, false, true, false, false,
+       false, false},
+      {"tsq, int8 weights (per-row, int16 state)", true, true, false, false, false, false, false},
+      {"tsq, int8 weights + bias correction", true, true, false, false, false, false, true},
+      {"tsq, int8 weights + data-aware rounding (GPTQ)", true, true, false, false, true, false,
+       false},
+      {"tsq, int8 weights + GPTQ + bias correction", true, true, false, false, true, false, true},
+      {"tsq, int8 weights + GPTQ act-order", true, true, false, false, true, true, false},
+      {"tsq, int8 weights + GPTQ act-order + bias correction", true, true, false, false, true, true,
+       true},
+      {"tsq, int16 weights (mixed precision)", true, true, false, true, false, false, false},
+      {"tsq, int16 weights + GPTQ", true, true, false, true, true, false, false},
   };
+  constexpr std::size_t kVariants = sizeof(variants) / sizeof(variants[0]);
+  double rmse_over_scale_of[kVariants][2] = {};
   double best_rmse_over_scale[2] = {1e9, 1e9};
   for (const Variant& v : variants) {
     for (int layer = 0; layer < 2; ++layer) {
@@ -815,6 +847,10 @@ TEST_CASE("DeepConvLSTM: per-layer error of the integer LSTMs on synthetic IMU w
       options.per_row_weight_scales = v.per_row;
       options.int16_state = v.int16_state;
       options.saturate_gate_products = v.saturate_gate_products;
+      options.data_aware_rounding = v.data_aware;
+      options.bias_correction = v.bias_correction;
+      options.rounding_data = &rounding_data[layer];
+      options.weight_rounding.activation_order = v.act_order;
       ErrorStats e;
       float hidden_scale = 0.0f;
       int cell_exponent = 0;
@@ -838,7 +874,64 @@ TEST_CASE("DeepConvLSTM: per-layer error of the integer LSTMs on synthetic IMU w
           "2^%d\n",
           layer + 1, v.name, rmse_over_scale, e.worst, e.worst / hidden_scale, cell_exponent);
       best_rmse_over_scale[layer] = std::min(best_rmse_over_scale[layer], rmse_over_scale);
+      rmse_over_scale_of[&v - variants][layer] = rmse_over_scale;
     }
+  }
+  // Data-aware rounding is not worse than round-to-nearest (same grid, same scales); int16
+  // weights have little rounding error left to remove (2% slack).
+  for (int layer = 0; layer < 2; ++layer) {
+    CHECK(rmse_over_scale_of[3][layer] <= rmse_over_scale_of[1][layer]);
+    CHECK(rmse_over_scale_of[5][layer] <= rmse_over_scale_of[1][layer]);
+    CHECK(rmse_over_scale_of[8][layer] <= rmse_over_scale_of[7][layer] * 1.02);
+  }
+  // GPTQ's own objective, the gate pre-activation MSE of the int8 weight rounding (weight_rounding_
+  // mse, in units of the pre-activation), on the windows it was fitted to and on the others.
+  for (int layer = 0; layer < 2; ++layer) {
+    tsq::LstmQuantizerOptions options;
+    options.rounding_data = &rounding_data[layer];
+    const auto nearest = tsq::quantize_lstm(m.lstm(layer), ranges[layer], options);
+    options.data_aware_rounding = true;
+    const auto gptq = tsq::quantize_lstm(m.lstm(layer), ranges[layer], options);
+    options.weight_rounding.activation_order = true;
+    const auto act_order = tsq::quantize_lstm(m.lstm(layer), ranges[layer], options);
+    REQUIRE((nearest.is_ok() && gptq.is_ok() && act_order.is_ok()));
+    const auto rows_of = [](const TensorView<const float>& keras) {
+      std::vector<float> rows(keras.element_count());
+      for (std::int32_t k = 0; k < keras.dim(0); ++k)
+        for (std::int32_t r = 0; r < keras.dim(1); ++r)
+          rows[static_cast<std::size_t>(r * keras.dim(0) + k)] = keras(k, r);
+      return rows;
+    };
+    const std::vector<float> input_rows = rows_of(m.lstm(layer).kernel);
+    const std::vector<float> recurrent_rows = rows_of(m.lstm(layer).recurrent_kernel);
+    const std::int32_t input_size = layer == 0 ? 384 : 128;
+    const auto mse = [&](const auto& q, const tsq::LstmRoundingData& data) {
+      const double input =
+          tsq::weight_rounding_mse<std::int8_t>(input_rows, 512, input_size, q->input_weight_scales,
+                                                q->input_weights, data.input)
+              .value();
+      const double recurrent = tsq::weight_rounding_mse<std::int8_t>(
+                                   recurrent_rows, 512, 128, q->recurrent_weight_scales,
+                                   q->recurrent_weights, data.recurrent)
+                                   .value();
+      return std::make_pair(input, recurrent);
+    };
+    const auto fit_nearest = mse(nearest, rounding_data[layer]);
+    const auto fit_gptq = mse(gptq, rounding_data[layer]);
+    const auto fit_act_order = mse(act_order, rounding_data[layer]);
+    const auto held_nearest = mse(nearest, evaluation_data[layer]);
+    const auto held_gptq = mse(gptq, evaluation_data[layer]);
+    const auto held_act_order = mse(act_order, evaluation_data[layer]);
+    std::printf(
+        "[deepconvlstm] LSTM %d gate pre-activation MSE of int8 weight rounding, nearest / GPTQ / "
+        "act-order: input kernel %.3g / %.3g / %.3g (evaluation %.3g / %.3g / %.3g), recurrent "
+        "%.3g / %.3g / %.3g (evaluation %.3g / %.3g / %.3g)\n",
+        layer + 1, fit_nearest.first, fit_gptq.first, fit_act_order.first, held_nearest.first,
+        held_gptq.first, held_act_order.first, fit_nearest.second, fit_gptq.second,
+        fit_act_order.second, held_nearest.second, held_gptq.second, held_act_order.second);
+    CHECK(fit_gptq.first < fit_nearest.first);
+    CHECK(fit_act_order.first < fit_nearest.first);
+    CHECK(fit_gptq.second <= fit_nearest.second);
   }
   // The hybrid (DRQ) LSTM with the same per-row int8 weights: float state, inputs quantized on
   // the fly per step. Its error is shown relative to the same int8 hidden step (2/255).

@@ -20,6 +20,7 @@
 #include "tsq/kernels/reference/fully_connected.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/weights.hpp"
+#include "tsq/ptq/weight_rounding.hpp"
 
 namespace tsq {
 namespace nn {
@@ -178,6 +179,25 @@ class Dense final : public Layer {
   }
 
  private:
+  // GPTQ on the calibration inputs (rows of depth values: one per time step), same scales;
+  // around the inputs' mean when bias correction takes the mean part.
+  Status round_data_aware(const LayerQuantizationRequest& request, bool centered,
+                          PerChannelWeights<std::int8_t>& weights) const {
+    if (request.calibration_inputs == nullptr || request.calibration_inputs->empty()) {
+      return layer_error(ErrorCode::invalid_argument,
+                         "data-aware rounding needs calibration inputs (keep_inputs)");
+    }
+    LayerHessian hessian(depth_);
+    for (const std::vector<float>& window : *request.calibration_inputs)
+      TSQ_RETURN_IF_ERROR(with_layer(hessian.add(window)));
+    WeightRoundingOptions options;
+    options.centered = centered;
+    auto values =
+        round_weights_gptq<std::int8_t>(kernel_, units_, depth_, weights.scales, hessian, options);
+    if (!values.is_ok()) return with_layer(values.status());
+    weights.values = std::move(values).value();
+    return Status::ok();
+  }
   void set_kernel(const float* data) {
     kernel_.assign(static_cast<std::size_t>(units_) * static_cast<std::size_t>(depth_), 0.0f);
     for (std::int32_t u = 0; u < units_; ++u) {
@@ -313,6 +333,8 @@ inline Result<std::unique_ptr<QuantizedLayer>> Dense::quantize(
     case Precision::dynamic_int8: {
       auto weights = quantize_weights_per_channel<std::int8_t>(kernel_, dims);
       if (!weights.is_ok()) return with_layer(weights.status());
+      if (request.data_aware_rounding)
+        TSQ_RETURN_IF_ERROR(round_data_aware(request, false, weights.value()));
       auto prepared = hybrid::prepare_owned_fully_connected(
           TensorView<const std::int8_t>(weights->values.data(), Shape{units_, depth_}),
           Span<const float>(weights->scales.data(), weights->scales.size()), activation_);
@@ -325,6 +347,8 @@ inline Result<std::unique_ptr<QuantizedLayer>> Dense::quantize(
       const bool int16 = request.precision == Precision::int16_activations;
       auto weights = quantize_weights_per_channel<std::int8_t>(kernel_, dims);
       if (!weights.is_ok()) return with_layer(weights.status());
+      if (request.data_aware_rounding)
+        TSQ_RETURN_IF_ERROR(round_data_aware(request, request.bias_correction, weights.value()));
       const QuantParams& input = request.inputs[0].params;
       const FullyConnectedQuantization q{
           input_shapes()[0],     input,
