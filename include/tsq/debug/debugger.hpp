@@ -11,8 +11,22 @@
 //       saturation           the exact float output clipped to the output's representable range;
 //   - mean error, standard deviation, max |error|, MSE, rmse/scale, SQNR (dB), scale, zero point,
 //     range = (2^b - 1) * scale, and the share of outputs at the type limits.
+//   - inside layers that report intermediates (the LSTM's gate pre-activations and cell state,
+//     nn::Intermediate): each one of the quantized form against its float twin's on the same
+//     dequantized input the quantized layer read (an own comparison): rmse, max |error|,
+//     rmse/scale (scale: the intermediate's integer step, 2^-12 for the Q3.12 gate
+//     pre-activations, S_c for the cell) and the share at the limits of its int16 storage (gate
+//     pre-activations: the quantized value at -8 or 32767/4096, or the float twin's |z| >= 8;
+//     this Q3.12 limit is counted for the float forms too). Layers kept in float32 are skipped.
 // Flags: rmse/scale > 0.7 (the study's rule; 0.29 = 1/sqrt(12) is pure rounding noise), with the
-// dominant cause, and layers whose multipliers all flushed to zero (a constant output).
+// dominant cause and, for layers with intermediates, the worst of them; and layers whose
+// multipliers all flushed to zero (a constant output).
+//
+// write_debug_csv: one row per layer, then one row per intermediate of that layer, told apart by
+// the last column, "intermediate" (empty on layer rows). An intermediate row repeats the layer's
+// index, name, kind and precision; its type is int16 (integer forms) or float32, scale its step,
+// mean_error .. mse and sqnr_db its own comparison, own_rmse_over_scale its rmse/scale (integer
+// forms) and saturated_share its share at the limits; the other cells are empty.
 #pragma once
 
 #include <algorithm>
@@ -65,6 +79,20 @@ struct ErrorAccumulator {
   }
 };
 
+// One intermediate of a layer: the quantized form's values against its float twin's.
+struct IntermediateReport {
+  std::string name;
+  float scale = 0.0f;  // step of its integer storage; 0 in float forms
+  ErrorAccumulator error;
+  double saturated_share = 0.0;  // values at the limits of the storage (see the top)
+
+  double rmse() const { return error.rmse(); }
+  double max_abs() const { return error.max_abs; }
+  double rmse_over_scale() const {
+    return scale > 0.0f ? error.rmse() / static_cast<double>(scale) : 0.0;
+  }
+};
+
 struct LayerReport {
   std::string name;
   std::string kind;
@@ -82,6 +110,7 @@ struct LayerReport {
   bool constant_output = false;  // every multiplier flushed to zero
   bool flagged = false;
   std::string flag_reason;
+  std::vector<IntermediateReport> intermediates;  // LSTM gates and cell; empty for other layers
 
   double rmse_over_scale() const {
     return scale > 0.0f ? end_to_end.rmse() / static_cast<double>(scale) : 0.0;
@@ -99,6 +128,7 @@ struct DebugReport {
 
 struct DebugOptions {
   bool split_causes = true;
+  bool intermediates = true;  // compare the intermediates of layers that report them
 };
 
 namespace detail {
@@ -175,6 +205,193 @@ inline Status run_layer(const nn::Layer& layer,
                          nullptr);
 }
 
+inline bool same_quantization(const nn::TensorQuantization& a, const nn::TensorQuantization& b) {
+  return a.type == b.type &&
+         (a.type == DataType::float32 ||
+          (a.params.scale == b.params.scale && a.params.zero_point == b.params.zero_point));
+}
+
+// What a quantized model's slot held during the last recorded run, rebuilt on the host: a
+// tensor's primary slot from the recorder, a conversion's slot by running that conversion again
+// (the quantized layer may read its input through one: int8 -> int16, int8 -> float).
+inline Status rebuild_slot(const QuantizedModel& quantized, int slot,
+                           const TensorRecorder& recorded, AlignedBuffer& out, int depth = 0) {
+  const QuantizedSlot& s = quantized.slots()[static_cast<std::size_t>(slot)];
+  const std::size_t count = s.shape.element_count();
+  const DataType type = s.quantization.type;
+  out.resize(count * data_type_size(type));
+  if (same_quantization(s.quantization, quantized.tensor_quantization(s.tensor))) {
+    const std::vector<float>& values = recorded.values(s.tensor);
+    const std::vector<std::int32_t>& raw = recorded.raw(s.tensor);
+    if (values.size() != count || (type != DataType::float32 && raw.size() != count)) {
+      return Status::error(ErrorCode::invalid_argument, "debugger: tensor was not recorded");
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      switch (type) {
+        case DataType::float32: reinterpret_cast<float*>(out.span.data())[i] = values[i]; break;
+        case DataType::int8:
+          reinterpret_cast<std::int8_t*>(out.span.data())[i] = static_cast<std::int8_t>(raw[i]);
+          break;
+        case DataType::uint8:
+          reinterpret_cast<std::uint8_t*>(out.span.data())[i] = static_cast<std::uint8_t>(raw[i]);
+          break;
+        case DataType::int16:
+          reinterpret_cast<std::int16_t*>(out.span.data())[i] = static_cast<std::int16_t>(raw[i]);
+          break;
+        default: return Status::error(ErrorCode::unsupported_type, "debugger: tensor type");
+      }
+    }
+    return Status::ok();
+  }
+  for (const QuantizedStep& step : quantized.steps()) {
+    if (step.output != slot || step.node >= 0 || step.inputs.size() != 1 || depth > 3) continue;
+    AlignedBuffer input, scratch;
+    TSQ_RETURN_IF_ERROR(rebuild_slot(quantized, step.inputs[0], recorded, input, depth + 1));
+    const QuantizedSlot& from = quantized.slots()[static_cast<std::size_t>(step.inputs[0])];
+    const nn::AnyTensor in{input.span.data(), from.shape, from.quantization.type};
+    scratch.resize(step.layer->scratch_bytes());
+    return step.layer->run(Span<const nn::AnyTensor>(&in, 1),
+                           nn::AnyTensor{out.span.data(), s.shape, type}, scratch.span);
+  }
+  return Status::error(ErrorCode::invalid_argument, "debugger: cannot rebuild a layer input");
+}
+
+// A rebuilt slot in real units, dequantized as the recorder does.
+inline void dequantize_slot(const QuantizedSlot& slot, const AlignedBuffer& buffer,
+                            std::vector<float>& out) {
+  const std::size_t count = slot.shape.element_count();
+  const QuantParams& p = slot.quantization.params;
+  out.resize(count);
+  const std::byte* data = buffer.span.data();
+  for (std::size_t i = 0; i < count; ++i) {
+    std::int32_t q = 0;
+    switch (slot.quantization.type) {
+      case DataType::float32: out[i] = reinterpret_cast<const float*>(data)[i]; continue;
+      case DataType::int8: q = reinterpret_cast<const std::int8_t*>(data)[i]; break;
+      case DataType::uint8: q = reinterpret_cast<const std::uint8_t*>(data)[i]; break;
+      case DataType::int16: q = reinterpret_cast<const std::int16_t*>(data)[i]; break;
+      default: break;
+    }
+    out[i] = p.scale * static_cast<float>(q - p.zero_point);
+  }
+}
+
+// The |value| from which an intermediate counts as saturated: the quantized form at the int16
+// limits of its storage, the float twin beyond them (0: no limit).
+struct IntermediateLimits {
+  double quantized = 0.0;
+  double reference = 0.0;
+};
+inline IntermediateLimits intermediate_limits(const std::string& name, float scale) {
+  const std::string gate = "gate pre-activation";
+  const bool is_gate =
+      name.size() >= gate.size() && name.compare(name.size() - gate.size(), gate.size(), gate) == 0;
+  // Gate pre-activations are Q3.12 in every integer LSTM: counted for the float forms too.
+  const double step = scale > 0.0f ? static_cast<double>(scale) : (is_gate ? 1.0 / 4096.0 : 0.0);
+  return IntermediateLimits{32767.0 * step, 32768.0 * step};
+}
+
+// Workspace of the intermediate comparison, reused across windows.
+struct IntermediateWork {
+  std::vector<AlignedBuffer> slots;
+  std::vector<std::vector<float>> real;
+  std::vector<nn::Intermediate> got, reference;
+  std::vector<std::vector<std::size_t>> saturated;  // per node, per intermediate
+  std::vector<std::vector<float>> probe;
+};
+
+// Whether a float layer reports intermediates (`out` non-empty), asked on zero windows.
+inline Status probe_intermediates(const nn::Layer& layer, std::vector<std::vector<float>>& zeros,
+                                  std::vector<nn::Intermediate>& out) {
+  const std::vector<Shape>& shapes = layer.input_shapes();
+  if (shapes.size() > 4) return Status::error(ErrorCode::invalid_argument, "debugger: inputs");
+  zeros.resize(shapes.size());
+  TensorView<const float> views[4];
+  for (std::size_t i = 0; i < shapes.size(); ++i) {
+    zeros[i].assign(shapes[i].element_count(), 0.0f);
+    views[i] = TensorView<const float>(Span<const float>(zeros[i]), shapes[i]);
+  }
+  return layer.float_intermediates(Span<const TensorView<const float>>(views, shapes.size()), out);
+}
+
+// The layer's intermediates (quantized form vs float twin, on the input the quantized layer read),
+// added to `layer`.
+inline Status compare_intermediates(const QuantizedModel& quantized, std::size_t node,
+                                    const TensorRecorder& recorded, LayerReport& layer,
+                                    std::vector<std::size_t>& saturated, IntermediateWork& work) {
+  const QuantizedStep& step = quantized.node_step(node);
+  const nn::Layer& twin = quantized.float_model().layer(node);
+  const std::size_t count = step.inputs.size();
+  if (count > 4) return Status::error(ErrorCode::invalid_argument, "debugger: too many inputs");
+  work.slots.resize(count);
+  work.real.resize(count);
+  nn::AnyTensor inputs[4];
+  TensorView<const float> views[4];
+  for (std::size_t i = 0; i < count; ++i) {
+    const QuantizedSlot& slot = quantized.slots()[static_cast<std::size_t>(step.inputs[i])];
+    TSQ_RETURN_IF_ERROR(rebuild_slot(quantized, step.inputs[i], recorded, work.slots[i]));
+    inputs[i] = nn::AnyTensor{work.slots[i].span.data(), slot.shape, slot.quantization.type};
+    dequantize_slot(slot, work.slots[i], work.real[i]);
+    views[i] = TensorView<const float>(Span<const float>(work.real[i]), twin.input_shapes()[i]);
+  }
+  TSQ_RETURN_IF_ERROR(
+      step.layer->intermediates(Span<const nn::AnyTensor>(inputs, count), work.got));
+  if (work.got.empty()) return Status::ok();
+  TSQ_RETURN_IF_ERROR(
+      twin.float_intermediates(Span<const TensorView<const float>>(views, count), work.reference));
+  bool match = work.got.size() == work.reference.size();
+  for (std::size_t k = 0; match && k < work.got.size(); ++k) {
+    match = work.got[k].name == work.reference[k].name &&
+            work.got[k].values.size() == work.reference[k].values.size();
+  }
+  if (!match) {
+    return Status::error(ErrorCode::invalid_argument, "debugger: layer '")
+        .append(twin.name().c_str())
+        .append("' reports other intermediates than its float twin");
+  }
+  if (layer.intermediates.empty()) {
+    for (const nn::Intermediate& i : work.got) {
+      IntermediateReport r;
+      r.name = i.name;
+      r.scale = i.scale;
+      layer.intermediates.push_back(r);
+    }
+    saturated.assign(work.got.size(), 0);
+  }
+  for (std::size_t k = 0; k < work.got.size(); ++k) {
+    IntermediateReport& r = layer.intermediates[k];
+    const IntermediateLimits limits = intermediate_limits(r.name, r.scale);
+    const std::vector<float>& got = work.got[k].values;
+    const std::vector<float>& reference = work.reference[k].values;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      const double g = got[i], f = reference[i];
+      r.error.add(g - f, f);
+      if (limits.quantized > 0.0 &&
+          (std::fabs(g) >= limits.quantized || std::fabs(f) >= limits.reference)) {
+        ++saturated[k];
+      }
+    }
+  }
+  return Status::ok();
+}
+
+// "; worst intermediate: <name> (rmse/S 18.2, 3.1% at the limits)" (rmse for float forms).
+inline std::string worst_intermediate(const LayerReport& layer) {
+  const IntermediateReport* worst = nullptr;
+  const auto measure = [](const IntermediateReport& r) {
+    return r.scale > 0.0f ? r.rmse_over_scale() : r.rmse();
+  };
+  for (const IntermediateReport& r : layer.intermediates) {
+    if (worst == nullptr || measure(r) > measure(*worst)) worst = &r;
+  }
+  if (worst == nullptr) return std::string();
+  char text[96];
+  std::snprintf(text, sizeof text, " (%s %.3g, %.1f%% at the limits)",
+                worst->scale > 0.0f ? "rmse/S" : "rmse", measure(*worst),
+                100.0 * worst->saturated_share);
+  return "; worst intermediate: " + worst->name + text;
+}
+
 }  // namespace detail
 
 // Compares `quantized` with its float twin over `windows` (window_count * input_size floats).
@@ -190,6 +407,10 @@ inline Result<DebugReport> debug_model(const QuantizedModel& quantized, Span<con
   DebugReport report;
   report.window_count = count;
   std::vector<std::unique_ptr<nn::Layer>> rounded(model.node_count());
+  // Only layers that report intermediates have their inputs rebuilt and compared inside.
+  std::vector<bool> compare_inside(model.node_count(), false);
+  detail::IntermediateWork intermediate_work;
+  intermediate_work.saturated.resize(model.node_count());
   for (std::size_t n = 0; n < model.node_count(); ++n) {
     const QuantizedStep& step = quantized.node_step(n);
     LayerReport layer;
@@ -207,6 +428,11 @@ inline Result<DebugReport> debug_model(const QuantizedModel& quantized, Span<con
     report.layers.push_back(layer);
     if (options.split_causes && step.precision != nn::Precision::float32) {
       rounded[n] = model.layer(n).with_rounded_weights(step.precision);
+    }
+    if (options.intermediates && step.precision != nn::Precision::float32) {
+      TSQ_RETURN_IF_ERROR(detail::probe_intermediates(model.layer(n), intermediate_work.probe,
+                                                      intermediate_work.got));
+      compare_inside[n] = !intermediate_work.got.empty();
     }
   }
   detail::AlignedBuffer float_arena, quantized_arena, scratch;
@@ -253,6 +479,11 @@ inline Result<DebugReport> debug_model(const QuantizedModel& quantized, Span<con
       for (std::size_t i = 0; i < own_reference.size(); ++i) {
         layer.own.add(static_cast<double>(got[i]) - own_reference[i], own_reference[i]);
       }
+      if (compare_inside[n]) {
+        TSQ_RETURN_IF_ERROR(detail::compare_intermediates(quantized, n, quantized_tensors, layer,
+                                                          intermediate_work.saturated[n],
+                                                          intermediate_work));
+      }
       if (layer.type == DataType::float32) continue;
       // Saturation share and the causes of the layer's own error.
       const std::vector<std::int32_t>& raw = quantized_tensors.raw(out);
@@ -292,7 +523,13 @@ inline Result<DebugReport> debug_model(const QuantizedModel& quantized, Span<con
       report.output.add(static_cast<double>(final_quantized[i]) - final_float[i], final_float[i]);
     }
   }
-  for (LayerReport& layer : report.layers) {
+  for (std::size_t node = 0; node < report.layers.size(); ++node) {
+    LayerReport& layer = report.layers[node];
+    for (std::size_t k = 0; k < layer.intermediates.size(); ++k) {
+      IntermediateReport& r = layer.intermediates[k];
+      r.saturated_share = static_cast<double>(intermediate_work.saturated[node][k]) /
+                          static_cast<double>(std::max<std::size_t>(r.error.count, 1));
+    }
     const double n = static_cast<double>(std::max<std::size_t>(layer.own.count, 1));
     if (layer.type != DataType::float32) {
       const double scale = static_cast<double>(layer.scale);
@@ -317,6 +554,7 @@ inline Result<DebugReport> debug_model(const QuantizedModel& quantized, Span<con
                           (inherited ? "inherited from earlier layers"
                                      : std::string("own error, ") + names[worst] + " dominates");
     }
+    if (layer.flagged) layer.flag_reason += detail::worst_intermediate(layer);
   }
   return report;
 }
@@ -337,6 +575,17 @@ inline void print_debug_report(std::FILE* out, const DebugReport& report) {
                  l.rmse_over_scale(), l.own_rmse_over_scale(), l.weight_rounding,
                  l.activation_rounding, l.saturation, l.end_to_end.sqnr_db(),
                  l.flagged ? l.flag_reason.c_str() : "");
+    if (l.intermediates.empty()) continue;
+    // The layer's insides, each against its float twin on the same input.
+    std::fprintf(out, "    %-36s %10s %9s %9s %8s %10s\n", "intermediate (own error)", "scale",
+                 "rmse", "max|err|", "rmse/S", "at limits");
+    for (const IntermediateReport& r : l.intermediates) {
+      char over_scale[16] = "-";
+      if (r.scale > 0.0f) std::snprintf(over_scale, sizeof over_scale, "%.3f", r.rmse_over_scale());
+      std::fprintf(out, "    %-36.36s %10.3g %9.2e %9.2e %8s %9.2f%%\n", r.name.c_str(),
+                   static_cast<double>(r.scale), r.rmse(), r.max_abs(), over_scale,
+                   100.0 * r.saturated_share);
+    }
   }
 }
 
@@ -360,7 +609,8 @@ inline Status write_debug_csv(const DebugReport& report, const std::string& path
                  "saturation",
                  "sqnr_db",
                  "saturated_share",
-                 "flag"});
+                 "flag",
+                 "intermediate"});
   for (std::size_t i = 0; i < report.layers.size(); ++i) {
     const LayerReport& l = report.layers[i];
     TSQ_RETURN_IF_ERROR(csv.add_row({CsvCell(static_cast<std::int64_t>(i)),
@@ -382,7 +632,32 @@ inline Status write_debug_csv(const DebugReport& report, const std::string& path
                                      CsvCell(l.saturation),
                                      CsvCell(l.end_to_end.sqnr_db()),
                                      CsvCell(l.saturated_share),
-                                     CsvCell(l.flagged ? l.flag_reason : std::string())}));
+                                     CsvCell(l.flagged ? l.flag_reason : std::string()),
+                                     CsvCell("")}));
+    // The layer's intermediates, each on a row of its own (see the top of this file).
+    for (const IntermediateReport& r : l.intermediates) {
+      TSQ_RETURN_IF_ERROR(csv.add_row({CsvCell(static_cast<std::int64_t>(i)),
+                                       CsvCell(l.name),
+                                       CsvCell(l.kind),
+                                       CsvCell(nn::precision_name(l.precision)),
+                                       CsvCell(r.scale > 0.0f ? "int16" : "float32"),
+                                       CsvCell(static_cast<double>(r.scale)),
+                                       CsvCell(""),
+                                       CsvCell(""),
+                                       CsvCell(r.error.mean()),
+                                       CsvCell(r.error.std_dev()),
+                                       CsvCell(r.error.max_abs),
+                                       CsvCell(r.error.mse()),
+                                       CsvCell(""),
+                                       r.scale > 0.0f ? CsvCell(r.rmse_over_scale()) : CsvCell(""),
+                                       CsvCell(""),
+                                       CsvCell(""),
+                                       CsvCell(""),
+                                       CsvCell(r.error.sqnr_db()),
+                                       CsvCell(r.saturated_share),
+                                       CsvCell(""),
+                                       CsvCell(r.name)}));
+    }
   }
   return csv.write_file(path);
 }

@@ -161,6 +161,16 @@ struct LayerQuantizationRequest {
   bool data_aware_rounding = false;
 };
 
+// A quantity inside a layer over one window (the LSTM's gate pre-activations and cell state), in
+// real units, so that the debugger can compare a quantized form with its float twin where the
+// output alone hides the cause. `scale` is the step of its integer storage (2^-12 for Q3.12 gate
+// pre-activations, S_c for the cell); 0 in float forms.
+struct Intermediate {
+  std::string name;
+  std::vector<float> values;
+  float scale = 0.0f;
+};
+
 class QuantizedLayer {
  public:
   virtual ~QuantizedLayer() = default;
@@ -174,6 +184,13 @@ class QuantizedLayer {
   virtual TensorQuantization output_quantization() const = 0;
   // True when every multiplier of the layer flushed to zero (its output is constant).
   virtual bool multipliers_flush_to_zero() const { return false; }
+  // The layer's intermediates over the window `inputs` (host only, allocates; runs the layer
+  // again): the same names and value order as Layer::float_intermediates. None by default.
+  virtual Status intermediates(Span<const AnyTensor> /*inputs*/,
+                               std::vector<Intermediate>& out) const {
+    out.clear();
+    return Status::ok();
+  }
 };
 
 // Names a weight inside a weights file: "<layer><separator><weight>", e.g. "conv1.kernel" or,
@@ -266,6 +283,14 @@ class Layer {
   virtual Status run_float(Span<const TensorView<const float>> inputs,
                            const TensorView<float>& output, Span<std::byte> scratch,
                            LayerCalibration* calibration) const = 0;
+
+  // The float run's intermediates over one window (host only, allocates), named and ordered as
+  // the quantized forms' QuantizedLayer::intermediates. None by default.
+  virtual Status float_intermediates(Span<const TensorView<const float>> /*inputs*/,
+                                     std::vector<Intermediate>& out) const {
+    out.clear();
+    return Status::ok();
+  }
 
   // The same layer with its weights rounded as `precision` stores them and dequantized (int8
   // per-channel, int16, half): the debugger's measure of what weight rounding alone costs. Null

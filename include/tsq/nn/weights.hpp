@@ -209,6 +209,14 @@ class FloatFallback final : public QuantizedLayer {
   TensorQuantization output_quantization() const override {
     return TensorQuantization{DataType::float32, QuantParams{}};
   }
+  // A float form's intermediates are its float layer's.
+  Status intermediates(Span<const AnyTensor> inputs,
+                       std::vector<Intermediate>& out) const override {
+    TensorView<const float> views[4];
+    const std::size_t count = inputs.size() < 4 ? inputs.size() : 4;
+    for (std::size_t i = 0; i < count; ++i) views[i] = inputs[i].view<const float>();
+    return layer_.float_intermediates(Span<const TensorView<const float>>(views, count), out);
+  }
 
  private:
   FloatLayer layer_;

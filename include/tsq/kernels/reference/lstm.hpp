@@ -568,6 +568,17 @@ Status lstm_step(const LstmParams& p, const LstmIntegerWeights<Weight>& weights,
   return Status::ok();
 }
 
+// The gate pre-activations a = sat16(u + v) of the last lstm_step on `scratch` (4H values,
+// Q3.12, gates i, f, c, o), as the sigmoid and tanh tables read them: the step leaves them after
+// its input products. Reading them changes nothing; the debugger compares them with the float
+// layer's. Empty when the scratch is too small to hold them.
+inline Span<const std::int32_t> lstm_step_gate_pre_activations(Span<const std::int32_t> scratch,
+                                                               std::int32_t hidden_size) {
+  const std::size_t rows = lstm_step_scratch_size(hidden_size) / 2;
+  if (rows == 0 || scratch.size() < 2 * rows) return Span<const std::int32_t>();
+  return scratch.subspan(rows, rows);
+}
+
 // A window: input [batch, time, I]; output [batch, time, H] (every step) or [batch, H] (last
 // step). state [batch * H] (start at the state's zero point: the hidden zero point, or 0 for an
 // int16 state) and cell_state [batch * H] (start at 0) hold the initial state and receive the

@@ -93,6 +93,17 @@ class QuantizedBidirectional final : public QuantizedLayer {
   bool multipliers_flush_to_zero() const override {
     return forward_.multipliers_flush_to_zero() && backward_.multipliers_flush_to_zero();
   }
+  Status intermediates(Span<const AnyTensor> inputs,
+                       std::vector<Intermediate>& out) const override {
+    out.clear();
+    if (inputs.size() != 1) {
+      return Status::error(ErrorCode::invalid_argument, "Bidirectional: one input");
+    }
+    const TensorView<const Activation> input = inputs[0].view<const Activation>();
+    TSQ_RETURN_IF_ERROR(
+        integer_lstm_intermediates<Activation>(forward_, input, false, "forward ", out));
+    return integer_lstm_intermediates<Activation>(backward_, input, true, "backward ", out);
+  }
   const IntegerLstmPart<Weight>& forward() const { return forward_; }
   const IntegerLstmPart<Weight>& backward() const { return backward_; }
 
@@ -126,6 +137,16 @@ class HybridBidirectional final : public QuantizedLayer {
   }
   TensorQuantization output_quantization() const override {
     return TensorQuantization{DataType::float32, QuantParams{}};
+  }
+  Status intermediates(Span<const AnyTensor> inputs,
+                       std::vector<Intermediate>& out) const override {
+    out.clear();
+    if (inputs.size() != 1) {
+      return Status::error(ErrorCode::invalid_argument, "Bidirectional: one input");
+    }
+    const TensorView<const float> input = inputs[0].view<const float>();
+    TSQ_RETURN_IF_ERROR(hybrid_lstm_intermediates(forward_, input, false, "forward ", out));
+    return hybrid_lstm_intermediates(backward_, input, true, "backward ", out);
   }
 
  private:
@@ -196,6 +217,17 @@ class Bidirectional final : public Layer {
     return backward_.run_direction(inputs[0],
                                    tsq::detail::direction_half(output, forward_.units(), 1),
                                    scratch, true, record == nullptr ? nullptr : &record->backward);
+  }
+
+  // Both directions' intermediates, "forward ..." then "backward ...", each aligned with the
+  // input's time steps.
+  Status float_intermediates(Span<const TensorView<const float>> inputs,
+                             std::vector<Intermediate>& out) const override {
+    out.clear();
+    if (inputs.size() != 1) return layer_error(ErrorCode::invalid_argument, "needs one input");
+    TSQ_RETURN_IF_ERROR(
+        with_layer(forward_.direction_intermediates(inputs[0], false, "forward ", out)));
+    return with_layer(backward_.direction_intermediates(inputs[0], true, "backward ", out));
   }
 
   std::unique_ptr<LayerCalibration> make_calibration() const override {

@@ -27,8 +27,17 @@
 // parameters quantize_lstm chooses (from the observed range of h united with 0), not
 // request.output: output_quantization() reports them.
 // cell_clip applies to the integer forms only (TFLite's cell clip; Keras has none).
+//
+// Intermediates (the debugger's view inside the layer; Layer::float_intermediates and
+// QuantizedLayer::intermediates): "input gate pre-activation", "forget gate pre-activation",
+// "cell gate pre-activation", "output gate pre-activation" and "cell state", each
+// [batch, time, H] in real units, indexed by the input's time step. Every form steps its own
+// kernel over the window again: the float forms record z and c (scale 0), the integer forms the
+// Q3.12 sums a = sat16(u + v) the gate tables read (scale 2^-12) and the int16 cell (scale S_c).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -180,6 +189,128 @@ inline IntegerLstmScratch take_integer_lstm_scratch(Span<std::byte> scratch, std
   return taken;
 }
 
+// The names of an LSTM's intermediates, in the order every form reports them.
+inline constexpr int kLstmIntermediateCount = kLstmGateCount + 1;
+inline constexpr const char* kLstmIntermediateNames[kLstmIntermediateCount] = {
+    "input gate pre-activation", "forget gate pre-activation", "cell gate pre-activation",
+    "output gate pre-activation", "cell state"};
+
+// Appends one direction's intermediates (`prefix` names the direction of a Bidirectional), each
+// holding `count` values; returns the index of the first.
+inline std::size_t add_lstm_intermediates(std::vector<Intermediate>& out, const std::string& prefix,
+                                          std::size_t count, float gate_scale, float cell_scale) {
+  const std::size_t first = out.size();
+  for (int i = 0; i < kLstmIntermediateCount; ++i) {
+    out.push_back(Intermediate{prefix + kLstmIntermediateNames[i], std::vector<float>(count, 0.0f),
+                               i < kLstmGateCount ? gate_scale : cell_scale});
+  }
+  return first;
+}
+
+// Position of (batch b, time t, unit 0) in an intermediate: aligned with the input's time steps,
+// whichever way the direction runs.
+inline std::size_t intermediate_at(std::int32_t b, std::int32_t t, std::int32_t steps,
+                                   std::int32_t hidden) {
+  return (static_cast<std::size_t>(b) * static_cast<std::size_t>(steps) +
+          static_cast<std::size_t>(t)) *
+         static_cast<std::size_t>(hidden);
+}
+
+inline Status check_intermediate_input(bool usable, std::int32_t rank, std::int32_t features,
+                                       std::int32_t input_size) {
+  if (!usable) return Status::error(ErrorCode::unsupported_type, "LSTM intermediates: input type");
+  if (rank != 3 || features != input_size) {
+    return Status::error(ErrorCode::shape_mismatch,
+                         "LSTM intermediates: input must be [batch, time, input]");
+  }
+  return Status::ok();
+}
+
+// floating::lstm_step over the window, recording z (4H) and c (H) after every step: the same
+// calls, in the same order, as floating::lstm, so the same bits.
+inline Status float_lstm_intermediates(const floating::LstmWeights& weights,
+                                       const TensorView<const float>& input, bool reverse,
+                                       const std::string& prefix, std::vector<Intermediate>& out) {
+  TSQ_RETURN_IF_ERROR(floating::validate_lstm_weights(weights));
+  const std::int32_t input_size = weights.kernel.dim(0);
+  TSQ_RETURN_IF_ERROR(check_intermediate_input(input.data() != nullptr && input.is_contiguous(),
+                                               input.rank(), input.rank() == 3 ? input.dim(2) : 0,
+                                               input_size));
+  const std::int32_t batches = input.dim(0);
+  const std::int32_t steps = input.dim(1);
+  const std::int32_t hidden = weights.recurrent_kernel.dim(0);
+  const std::size_t first =
+      add_lstm_intermediates(out, prefix, intermediate_at(batches, 0, steps, hidden), 0.0f, 0.0f);
+  const auto h = static_cast<std::size_t>(hidden);
+  std::vector<float> state(h), cell(h), z(floating::lstm_scratch_size(hidden));
+  for (std::int32_t b = 0; b < batches; ++b) {
+    std::fill(state.begin(), state.end(), 0.0f);
+    std::fill(cell.begin(), cell.end(), 0.0f);
+    for (std::int32_t s = 0; s < steps; ++s) {
+      const std::int32_t t = reverse ? steps - 1 - s : s;
+      TSQ_RETURN_IF_ERROR(floating::lstm_step(
+          weights, Span<const float>(&input(b, t, 0), static_cast<std::size_t>(input_size)),
+          Span<float>(state), Span<float>(cell), Span<float>(z)));
+      const std::size_t at = intermediate_at(b, t, steps, hidden);
+      for (std::size_t g = 0; g < static_cast<std::size_t>(kLstmGateCount); ++g) {
+        for (std::size_t j = 0; j < h; ++j) out[first + g].values[at + j] = z[g * h + j];
+      }
+      for (std::size_t j = 0; j < h; ++j) out[first + kLstmGateCount].values[at + j] = cell[j];
+    }
+  }
+  return Status::ok();
+}
+
+// reference::lstm_step over the window with the layer's params, recording the Q3.12 gate
+// pre-activations it leaves in its scratch and the int16 cell, dequantized. Stepping gives the
+// bits of the window kernel the layer runs.
+template <typename Activation, typename Weight>
+Status integer_lstm_intermediates(const IntegerLstmPart<Weight>& part,
+                                  const TensorView<const Activation>& input, bool reverse,
+                                  const std::string& prefix, std::vector<Intermediate>& out) {
+  const LstmParams& p = part.prepared.params();
+  TSQ_RETURN_IF_ERROR(check_intermediate_input(input.data() != nullptr && input.is_contiguous(),
+                                               input.rank(), input.rank() == 3 ? input.dim(2) : 0,
+                                               p.input_size));
+  const std::int32_t batches = input.dim(0);
+  const std::int32_t steps = input.dim(1);
+  const std::int32_t hidden = p.hidden_size;
+  constexpr float kGateScale = 1.0f / 4096.0f;  // Q3.12
+  const float cell_scale = std::ldexp(1.0f, p.cell_exponent);
+  const std::size_t first = add_lstm_intermediates(
+      out, prefix, intermediate_at(batches, 0, steps, hidden), kGateScale, cell_scale);
+  const auto h = static_cast<std::size_t>(hidden);
+  std::vector<std::int16_t> state(h), cell(h);
+  std::vector<Activation> output(h);
+  std::vector<std::int32_t> scratch(lstm_step_scratch_size(hidden));
+  const LstmIntegerWeights<Weight> weights = part.weights();
+  for (std::int32_t b = 0; b < batches; ++b) {
+    // The window's start, as take_integer_lstm_scratch sets it.
+    std::fill(state.begin(), state.end(), static_cast<std::int16_t>(p.state_zero_point));
+    std::fill(cell.begin(), cell.end(), std::int16_t{0});
+    for (std::int32_t s = 0; s < steps; ++s) {
+      const std::int32_t t = reverse ? steps - 1 - s : s;
+      TSQ_RETURN_IF_ERROR((reference::lstm_step<Activation, std::int16_t>(
+          p, weights,
+          Span<const Activation>(&input(b, t, 0), static_cast<std::size_t>(p.input_size)),
+          Span<std::int16_t>(state), Span<std::int16_t>(cell), Span<Activation>(output),
+          Span<std::int32_t>(scratch))));
+      const Span<const std::int32_t> gates =
+          reference::lstm_step_gate_pre_activations(Span<const std::int32_t>(scratch), hidden);
+      const std::size_t at = intermediate_at(b, t, steps, hidden);
+      for (std::size_t g = 0; g < static_cast<std::size_t>(kLstmGateCount); ++g) {
+        for (std::size_t j = 0; j < h; ++j) {
+          out[first + g].values[at + j] = static_cast<float>(gates[g * h + j]) * kGateScale;
+        }
+      }
+      for (std::size_t j = 0; j < h; ++j) {
+        out[first + kLstmGateCount].values[at + j] = static_cast<float>(cell[j]) * cell_scale;
+      }
+    }
+  }
+  return Status::ok();
+}
+
 // int8 or int16 activations with int8 or int16 weights; the recurrent state is int16 in every
 // form tsq quantizes (int8 layers: tsq's int16 state; int16 layers: h itself).
 template <typename Activation, typename Weight>
@@ -208,6 +339,13 @@ class QuantizedLstmLayer final : public QuantizedLayer {
   ParameterBytes parameter_bytes() const override { return part_.parameter_bytes(); }
   TensorQuantization output_quantization() const override { return part_.output; }
   bool multipliers_flush_to_zero() const override { return part_.multipliers_flush_to_zero(); }
+  Status intermediates(Span<const AnyTensor> inputs,
+                       std::vector<Intermediate>& out) const override {
+    out.clear();
+    if (inputs.size() != 1) return Status::error(ErrorCode::invalid_argument, "LSTM: one input");
+    return integer_lstm_intermediates<Activation>(part_, inputs[0].view<const Activation>(), false,
+                                                  "", out);
+  }
   const IntegerLstmPart<Weight>& part() const { return part_; }
 
  private:
@@ -292,6 +430,42 @@ constexpr std::size_t hybrid_lstm_scratch_bytes(std::int32_t batch, std::int32_t
          scratch_bytes_for<std::int8_t>(hybrid::lstm_quantized_scratch_size(input, hidden));
 }
 
+// hybrid::lstm_step over the window, recording the float z it leaves in its gate scratch and c.
+inline Status hybrid_lstm_intermediates(const HybridLstmPart& part,
+                                        const TensorView<const float>& input, bool reverse,
+                                        const std::string& prefix, std::vector<Intermediate>& out) {
+  TSQ_RETURN_IF_ERROR(check_intermediate_input(input.data() != nullptr && input.is_contiguous(),
+                                               input.rank(), input.rank() == 3 ? input.dim(2) : 0,
+                                               part.input_size));
+  const std::int32_t batches = input.dim(0);
+  const std::int32_t steps = input.dim(1);
+  const std::int32_t hidden = part.hidden_size;
+  const std::size_t first =
+      add_lstm_intermediates(out, prefix, intermediate_at(batches, 0, steps, hidden), 0.0f, 0.0f);
+  const auto h = static_cast<std::size_t>(hidden);
+  std::vector<float> state(h), cell(h), z(hybrid::lstm_gate_scratch_size(hidden));
+  std::vector<std::int8_t> quantized(hybrid::lstm_quantized_scratch_size(part.input_size, hidden));
+  const hybrid::LstmWeights weights = part.weights();
+  for (std::int32_t b = 0; b < batches; ++b) {
+    std::fill(state.begin(), state.end(), 0.0f);
+    std::fill(cell.begin(), cell.end(), 0.0f);
+    for (std::int32_t s = 0; s < steps; ++s) {
+      const std::int32_t t = reverse ? steps - 1 - s : s;
+      TSQ_RETURN_IF_ERROR(hybrid::lstm_step(
+          *part.prepared, weights,
+          Span<const float>(&input(b, t, 0), static_cast<std::size_t>(part.input_size)),
+          Span<float>(state), Span<float>(cell),
+          hybrid::LstmScratch{Span<float>(z), Span<std::int8_t>(quantized)}));
+      const std::size_t at = intermediate_at(b, t, steps, hidden);
+      for (std::size_t g = 0; g < static_cast<std::size_t>(kLstmGateCount); ++g) {
+        for (std::size_t j = 0; j < h; ++j) out[first + g].values[at + j] = z[g * h + j];
+      }
+      for (std::size_t j = 0; j < h; ++j) out[first + kLstmGateCount].values[at + j] = cell[j];
+    }
+  }
+  return Status::ok();
+}
+
 // Runs the hybrid directions (forward, then time-reversed) into their halves of the output.
 inline Status run_hybrid_lstm(const HybridLstmPart* const* directions, int direction_count,
                               std::int32_t batch, const TensorView<const float>& input,
@@ -346,6 +520,12 @@ class HybridLstmLayer final : public QuantizedLayer {
   TensorQuantization output_quantization() const override {
     return TensorQuantization{DataType::float32, QuantParams{}};
   }
+  Status intermediates(Span<const AnyTensor> inputs,
+                       std::vector<Intermediate>& out) const override {
+    out.clear();
+    if (inputs.size() != 1) return Status::error(ErrorCode::invalid_argument, "LSTM: one input");
+    return hybrid_lstm_intermediates(part_, inputs[0].view<const float>(), false, "", out);
+  }
 
  private:
   HybridLstmPart part_;
@@ -373,6 +553,14 @@ class HalfWeightsLayer final : public QuantizedLayer {
   ParameterBytes parameter_bytes() const override { return layer_.half_parameter_bytes(); }
   TensorQuantization output_quantization() const override {
     return TensorQuantization{DataType::float32, QuantParams{}};
+  }
+  // The half-weight layer's own float intermediates.
+  Status intermediates(Span<const AnyTensor> inputs,
+                       std::vector<Intermediate>& out) const override {
+    TensorView<const float> views[4];
+    const std::size_t count = inputs.size() < 4 ? inputs.size() : 4;
+    for (std::size_t i = 0; i < count; ++i) views[i] = inputs[i].view<const float>();
+    return layer_.float_intermediates(Span<const TensorView<const float>>(views, count), out);
   }
 
  private:
@@ -505,6 +693,13 @@ class LSTM final : public Layer {
     return run_direction(inputs[0], output, scratch, false, observer);
   }
 
+  Status float_intermediates(Span<const TensorView<const float>> inputs,
+                             std::vector<Intermediate>& out) const override {
+    out.clear();
+    if (inputs.size() != 1) return layer_error(ErrorCode::invalid_argument, "needs one input");
+    return with_layer(direction_intermediates(inputs[0], false, "", out));
+  }
+
   std::unique_ptr<LayerCalibration> make_calibration() const override {
     return std::make_unique<LstmCalibration>();
   }
@@ -583,6 +778,21 @@ class LSTM final : public Layer {
 
  private:
   friend class Bidirectional;
+
+  // One direction's intermediates appended to `out` (floating::lstm_step with the weights the
+  // run uses: a float16 twin decodes its half kernels first).
+  Status direction_intermediates(const TensorView<const float>& input, bool reverse,
+                                 const std::string& prefix, std::vector<Intermediate>& out) const {
+    if (!half_) {
+      return detail::float_lstm_intermediates(float_weights(), input, reverse, prefix, out);
+    }
+    std::vector<float> kernel(kernel_half_.values.size());
+    std::vector<float> recurrent(recurrent_half_.values.size());
+    kernel_half_.decode(kernel.data());
+    recurrent_half_.decode(recurrent.data());
+    return detail::float_lstm_intermediates(weights_at(kernel.data(), recurrent.data()), input,
+                                            reverse, prefix, out);
+  }
 
   Status tflite_layout_error() const {
     return layer_error(ErrorCode::unsupported_format,
