@@ -895,8 +895,29 @@ inline Result<std::unique_ptr<QuantizedLayer>> LSTM::quantize(
   if (!calibrated.is_ok()) return with_layer(calibrated);
   const LstmRangeObserver& ranges =
       static_cast<const LstmCalibration*>(request.calibration)->ranges;
-  const LstmQuantizerOptions options =
+  LstmQuantizerOptions options =
       detail::lstm_quantizer_options(request.precision, request.rounding, cell_clip_);
+  // Data-aware rounding (GPTQ, in activation order: on the DeepConvLSTM's first LSTM it took
+  // rmse/scale from 2.33 to 0.63, against 1.41 in input order) and bias correction need the
+  // layer's float inputs that calibration kept.
+  LstmRoundingData rounding_data;
+  if (request.data_aware_rounding || request.bias_correction) {
+    if (request.calibration_inputs == nullptr || request.calibration_inputs->empty()) {
+      return layer_error(ErrorCode::invalid_argument,
+                         "data-aware rounding needs the calibration inputs (keep_inputs)");
+    }
+    for (const std::vector<float>& window : *request.calibration_inputs) {
+      TSQ_RETURN_IF_ERROR(with_layer(observe_lstm_rounding_data(
+          float_weights(),
+          TensorView<const float>(Span<const float>(window.data(), window.size()),
+                                  Shape{batch_, steps_, input_size_}),
+          rounding_data)));
+    }
+    options.data_aware_rounding = request.data_aware_rounding;
+    options.bias_correction = request.bias_correction;
+    options.weight_rounding.activation_order = true;
+    options.rounding_data = &rounding_data;
+  }
   const QuantParams& input = request.inputs[0].params;
   if (request.precision == Precision::int16_weights) {
     auto part =
