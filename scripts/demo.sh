@@ -3,8 +3,10 @@
 # demo in build/demo (Release) and runs it: tsq quantizes the float MIT-BIH heartbeat CNN itself
 # (calibration, int8 weights and activations, int32 biases), runs the integer kernels on all
 # 18,282 real beats and prints the model summary, the per-layer error and the classification.
-# Arguments go to the demo (--data DIR, --model FILE; see --help). The small first example is
-# build/demo/examples/tsq_quickstart (`cmake --build build/demo --target tsq_quickstart`).
+# The beats are the repository's copy in data/ecg-mitbih; arguments go to the demo (--data DIR,
+# --model FILE; see --help), and TSQ_DATA_DIR may name another data folder. The small first
+# example is build/demo/examples/tsq_quickstart (`cmake --build build/demo --target
+# tsq_quickstart`).
 # TSQ_SKIP_DEPS=1 skips the package check.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -95,6 +95,8 @@ def npy_files():
         "f4_2x2_v2.npy": npy(f4, version=(2, 0)),
         "f4_2x2_v3.npy": npy(f4, version=(3, 0)),
         "f8_3.npy": npy(np.array([1e300, -0.0, np.nan], dtype="<f8")),
+        # Half: widened to float32 as it is read (normal, subnormal, -0, inf, NaN).
+        "f2_2x3.npy": npy(np.array([[1.0, -2.5, 6e-8], [-0.0, np.inf, np.nan]], dtype="<f2")),
         "i1_scalar.npy": npy(np.array(-7, dtype="i1")),
         "u1_0x3.npy": npy(np.zeros((0, 3), dtype="u1")),
         "i2_2x1x2.npy": npy(np.array([[[1, -2]], [[32767, -32768]]], dtype="<i2")),

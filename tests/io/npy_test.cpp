@@ -6,11 +6,13 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <ios>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "io_test_util.hpp"
+#include "tsq/quant/float16.hpp"
 
 using tsq::DataType;
 using tsq::ErrorCode;
@@ -41,7 +43,9 @@ TEST_CASE("npy: test host is little-endian", "[io][npy]") {
   REQUIRE(tsq::io::detail::host_is_little_endian());
 }
 
-TEST_CASE("npy: real ECG beats (float32)", "[io][npy][real]") {
+TEST_CASE("npy: real ECG beats (float16, widened to float32)", "[io][npy][real]") {
+  // data/ecg-mitbih/beats.npy stores the beats as '<f2' (tools/derive_data.py); the reader
+  // gives float32 values, each exactly the stored half.
   const auto result = tsq::io::load_npy(data_path("ecg-mitbih/beats.npy"));
   INFO(result.status().message());
   REQUIRE(result.is_ok());
@@ -54,16 +58,22 @@ TEST_CASE("npy: real ECG beats (float32)", "[io][npy][real]") {
   REQUIRE(values != nullptr);
   CHECK(beats.data<double>() == nullptr);
   CHECK(beats.data<std::uint8_t>() == nullptr);
-  // Exact bits from numpy: beats[0,0], beats[123,45], beats[9000,130], beats[-1,-1].
-  CHECK(float_bits(values[0]) == 0x3e6bf994u);
-  CHECK(float_bits(values[123 * 260 + 45]) == 0x3e866b49u);
-  CHECK(float_bits(values[9000 * 260 + 130]) == 0xbeb433cdu);
-  CHECK(float_bits(values[beats.element_count() - 1]) == 0xbebe3ffau);
+  // Exact bits from numpy (astype(float32) of the halves): beats[0,0], beats[123,45],
+  // beats[9000,130], beats[-1,-1].
+  CHECK(float_bits(values[0]) == 0x3e6c0000u);
+  CHECK(float_bits(values[123 * 260 + 45]) == 0x3e866000u);
+  CHECK(float_bits(values[9000 * 260 + 130]) == 0xbeb44000u);
+  CHECK(float_bits(values[beats.element_count() - 1]) == 0xbebe4000u);
+  std::size_t not_half = 0;
+  for (std::size_t i = 0; i < beats.element_count(); ++i) {
+    not_half += tsq::half_to_float(tsq::float_to_half(values[i])) != values[i];
+  }
+  CHECK(not_half == 0);
 
   const auto floats = tsq::io::to_float32(beats);
   REQUIRE(floats.is_ok());
   REQUIRE(floats->size() == beats.element_count());
-  CHECK(float_bits((*floats)[123 * 260 + 45]) == 0x3e866b49u);
+  CHECK(float_bits((*floats)[123 * 260 + 45]) == 0x3e866000u);
 }
 
 TEST_CASE("npy: real ECG labels and records (uint8, int16)", "[io][npy][real]") {
@@ -124,6 +134,36 @@ TEST_CASE("npy: real MNIST samples (uint8 3-D)", "[io][npy][real]") {
 }
 
 TEST_CASE("npy: every supported dtype", "[io][npy]") {
+  SECTION("<f2, widened to float32") {
+    // 1, -2, the largest half, the smallest subnormal, -0, +inf, NaN, 0x3555 (0.33325195...).
+    const std::vector<std::uint16_t> halves = {0x3c00, 0xc000, 0x7bff, 0x0001,
+                                               0x8000, 0x7c00, 0x7e00, 0x3555};
+    const std::vector<std::uint32_t> expected = {0x3f800000u, 0xc0000000u, 0x477fe000u,
+                                                 0x33800000u, 0x80000000u, 0x7f800000u,
+                                                 0x7fc00000u, 0x3eaaa000u};
+    const auto a = parse(make_npy(npy_dict("<f2", "(2, 4)"), le_bytes(halves)));
+    INFO(a.status().message());
+    REQUIRE(a.is_ok());
+    CHECK(a->dtype() == DataType::float32);
+    CHECK(a->shape() == std::vector<std::size_t>{2, 4});
+    CHECK(a->byte_size() == 8 * sizeof(float));
+    REQUIRE(a->data<float>() != nullptr);
+    for (std::size_t i = 0; i < halves.size(); ++i) {
+      INFO("half 0x" << std::hex << halves[i]);
+      CHECK(float_bits(a->data<float>()[i]) == expected[i]);
+    }
+    const auto floats = tsq::io::to_float32(a.value());
+    REQUIRE(floats.is_ok());
+    CHECK((*floats)[0] == 1.0f);
+    // Empty and scalar halves.
+    const auto empty = parse(make_npy(npy_dict("<f2", "(0, 3)"), Bytes{}));
+    REQUIRE(empty.is_ok());
+    CHECK(empty->element_count() == 0);
+    CHECK(empty->data<float>() != nullptr);
+    const auto scalar = parse(make_npy(npy_dict("<f2", "()"), Bytes{0x00, 0xbc}));
+    REQUIRE(scalar.is_ok());
+    CHECK(scalar->data<float>()[0] == -1.0f);
+  }
   SECTION("<f4") {
     const auto a = parse(kSmallFile);
     REQUIRE(a.is_ok());
@@ -317,7 +357,7 @@ TEST_CASE("npy: bad magic", "[io][npy][error]") {
 }
 
 TEST_CASE("npy: big-endian data", "[io][npy][error]") {
-  for (const char* descr : {">f4", ">f8", ">i2", ">i4"}) {
+  for (const char* descr : {">f2", ">f4", ">f8", ">i2", ">i4"}) {
     INFO(descr);
     check_error(parse(make_npy(npy_dict(descr, "(2, 3)"), kFloatData)).status(),
                 ErrorCode::unsupported_format, "big-endian");
@@ -325,7 +365,7 @@ TEST_CASE("npy: big-endian data", "[io][npy][error]") {
   // Byte order is meaningless for one byte: numpy itself normalises '>i1' to '|i1'.
   CHECK(parse(make_npy(npy_dict(">i1", "(3,)"), Bytes{1, 2, 3})).is_ok());
   // Multi-byte types must say they are little-endian.
-  for (const char* descr : {"|f4", "=f4", "|i2"}) {
+  for (const char* descr : {"|f2", "|f4", "=f4", "|i2"}) {
     INFO(descr);
     check_error(parse(make_npy(npy_dict(descr, "(2, 3)"), kFloatData)).status(),
                 ErrorCode::unsupported_format, "little-endian");
@@ -339,7 +379,7 @@ TEST_CASE("npy: fortran order", "[io][npy][error]") {
 }
 
 TEST_CASE("npy: unsupported dtypes", "[io][npy][error]") {
-  for (const char* descr : {"<c8", "<c16", "|b1", "<u2", "<u4", "<i8", "<u8", "<f2", "|O", "<U5",
+  for (const char* descr : {"<c8", "<c16", "|b1", "<u2", "<u4", "<i8", "<u8", "<e", "|O", "<U5",
                             "|S3", "|V8", "<M8[ns]", "<m8[s]", "f4", "", "<f16", "<F4"}) {
     INFO("descr '" << descr << "'");
     check_error(parse(make_npy(npy_dict(descr, "(2, 3)"), kFloatData)).status(),
@@ -391,6 +431,13 @@ TEST_CASE("npy: trailing bytes after the data", "[io][npy][error]") {
   // The header claims fewer elements than there are.
   check_error(parse(make_npy(npy_dict("<f4", "(5,)"), kFloatData)).status(),
               ErrorCode::malformed_file, "trailing");
+  // Half data is counted in the file's 2-byte elements, not the widened 4-byte ones.
+  const Bytes halves = {0x00, 0x3c, 0x00, 0xc0, 0x00, 0x00};
+  check_error(parse(make_npy(npy_dict("<f2", "(2,)"), halves)).status(), ErrorCode::malformed_file,
+              "2 unexpected trailing bytes");
+  check_error(parse(make_npy(npy_dict("<f2", "(4,)"), halves)).status(), ErrorCode::malformed_file,
+              "truncated data (8 bytes expected, 6 present)");
+  CHECK(parse(make_npy(npy_dict("<f2", "(3,)"), halves)).is_ok());
 }
 
 TEST_CASE("npy: single-byte corruptions never read out of bounds", "[io][npy][error]") {

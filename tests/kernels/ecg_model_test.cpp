@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// A real model wired by hand: the MIT-BIH heartbeat CNN of shared/data/ecg-mitbih (its TFLite
-// JSON dumps converted by tools/tflite_json_to_npz.py into tests/data/ecg_classifier_int8.npz
-// and ecg_classifier_float.npz). Every one of the 18,282 beats goes through
+// A real model wired by hand: the MIT-BIH heartbeat CNN (its TFLite JSON dumps converted by
+// tools/tflite_json_to_npz.py into tests/data/ecg_classifier_int8.npz and
+// ecg_classifier_float.npz) on the beats of data/ecg-mitbih (stored as float16, read as float32).
+// Every one of the 18,282 beats goes through
 //  - the integer reference kernels with the int8 model's own weights, biases, scales and zero
 //    points (QUANTIZE, DepthwiseConv2D, MaxPool2D, Conv2D, FullyConnected, Softmax), in both
 //    rounding modes, and

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // Reader for numpy's .npy files (host only: allocates, reads files).
 //
-// Supported: format versions 1.0, 2.0 and 3.0; little-endian dtypes <f4 <f8 |i1 |u1 <i2 <i4
+// Supported: format versions 1.0, 2.0 and 3.0; little-endian dtypes <f2 <f4 <f8 |i1 |u1 <i2 <i4
 // (1-byte types with '|' or '<'); C order; any shape, including () and zero-sized dimensions.
+// <f2 (IEEE half) is widened to float32 as it is read, exactly (every half is a float): the
+// array's dtype() is float32, so a data set stored in half takes half the bytes and its readers
+// need no separate path (a half DataType would need a case in every switch over DataType).
 // Everything else is reported through Status, never by an exception or an out-of-bounds read:
 //   malformed_file      bad magic, broken header, truncated header or data, trailing bytes,
 //                       shape whose byte size does not fit in size_t
@@ -25,6 +28,7 @@
 
 #include "tsq/core/data_type.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/quant/float16.hpp"
 
 namespace tsq {
 namespace io {
@@ -255,18 +259,23 @@ class NpyHeaderParser {
   const char* pos_ = text_;
 };
 
-// Maps a descr such as '<f4' to a DataType.
-inline Status parse_descr(const std::string& descr, DataType& out) {
+// Maps a descr such as '<f4' to a DataType. `half` is set for '<f2', which is stored as
+// float32 (see the top of this file); `out` is then float32.
+inline Status parse_descr(const std::string& descr, DataType& out, bool& half) {
   const auto unsupported = [&descr]() {
     return Status::error(ErrorCode::unsupported_type, "npy: unsupported dtype '")
         .append(descr.c_str())
-        .append("' (supported: <f4 <f8 |i1 |u1 <i2 <i4)");
+        .append("' (supported: <f2 <f4 <f8 |i1 |u1 <i2 <i4)");
   };
   if (descr.size() != 3) return unsupported();
   const char order = descr[0];
   const std::string kind = descr.substr(1);
   DataType type;
-  if (kind == "f4") {
+  half = false;
+  if (kind == "f2") {
+    type = DataType::float32;
+    half = true;
+  } else if (kind == "f4") {
     type = DataType::float32;
   } else if (kind == "f8") {
     type = DataType::float64;
@@ -340,7 +349,8 @@ inline Result<NpyArray> parse_npy(const std::uint8_t* bytes, std::size_t size) {
   detail::NpyHeaderParser header(reinterpret_cast<const char*>(bytes + prefix), header_length);
   TSQ_RETURN_IF_ERROR(header.parse());
   DataType type = DataType::float32;
-  TSQ_RETURN_IF_ERROR(detail::parse_descr(header.descr, type));
+  bool half = false;
+  TSQ_RETURN_IF_ERROR(detail::parse_descr(header.descr, type, half));
   if (header.fortran_order) {
     return Status::error(ErrorCode::unsupported_format,
                          "npy: fortran_order True not supported; save a C-order array "
@@ -348,8 +358,10 @@ inline Result<NpyArray> parse_npy(const std::uint8_t* bytes, std::size_t size) {
   }
 
   // The byte size must fit in size_t. Zero dimensions are skipped, so that the check does not
-  // depend on where a 0 appears in the shape: the product of the others must fit too.
+  // depend on where a 0 appears in the shape: the product of the others must fit too. It is
+  // checked for the stored type (float32 for half), which is never smaller than the file's.
   const std::size_t item_size = data_type_size(type);
+  const std::size_t file_item_size = half ? 2 : item_size;
   std::size_t byte_size = item_size;
   bool empty = false;
   for (std::size_t dim : header.shape) {
@@ -363,18 +375,19 @@ inline Result<NpyArray> parse_npy(const std::uint8_t* bytes, std::size_t size) {
   }
   if (empty) byte_size = 0;
 
+  const std::size_t file_byte_size = byte_size / item_size * file_item_size;
   const std::size_t data_offset = prefix + header_length;
   const std::size_t available = size - data_offset;
-  if (available < byte_size) {
+  if (available < file_byte_size) {
     return Status::error(ErrorCode::malformed_file, "npy: truncated data (")
-        .append(byte_size)
+        .append(file_byte_size)
         .append(" bytes expected, ")
         .append(available)
         .append(" present)");
   }
-  if (available > byte_size) {
+  if (available > file_byte_size) {
     return Status::error(ErrorCode::malformed_file, "npy: ")
-        .append(available - byte_size)
+        .append(available - file_byte_size)
         .append(" unexpected trailing bytes after the data");
   }
 
@@ -385,6 +398,15 @@ inline Result<NpyArray> parse_npy(const std::uint8_t* bytes, std::size_t size) {
   const std::size_t chunks = (byte_size + sizeof(std::max_align_t) - 1) / sizeof(std::max_align_t);
   array.storage_.resize(chunks > 0 ? chunks : 1);
   auto* out = reinterpret_cast<std::uint8_t*>(array.storage_.data());
+  if (half) {
+    // load_u16le reads little-endian on any host: no byte swap afterwards.
+    float* values = reinterpret_cast<float*>(out);
+    const std::size_t count = byte_size / item_size;
+    for (std::size_t i = 0; i < count; ++i) {
+      values[i] = half_to_float(detail::load_u16le(bytes + data_offset + 2 * i));
+    }
+    return array;
+  }
   if (byte_size > 0) std::memcpy(out, bytes + data_offset, byte_size);
   // Stored little-endian; swap each element on a big-endian host.
   if (item_size > 1 && !detail::host_is_little_endian()) {
