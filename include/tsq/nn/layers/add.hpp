@@ -7,7 +7,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -15,19 +14,36 @@
 #include "tsq/kernels/float/add.hpp"
 #include "tsq/kernels/reference/add.hpp"
 #include "tsq/nn/layer.hpp"
-#include "tsq/nn/weights.hpp"
+#include "tsq/nn/layers/elementwise.hpp"
 
 namespace tsq {
 namespace nn {
 
-class Add final : public Layer {
+namespace detail {
+
+// reference::add on two inputs; its output multiplier can flush to zero.
+struct AddKernel {
+  using Params = AddParams;
+  template <typename T>
+  static Status run(const Params& params, Span<const AnyTensor> inputs,
+                    const TensorView<T>& output) {
+    return reference::add(params, inputs[0].view<const T>(), inputs[1].view<const T>(), output);
+  }
+  static bool flushes_to_zero(const Params& params) {
+    return params.output_multiplier.multiplier == 0;
+  }
+};
+
+}  // namespace detail
+
+class Add final : public detail::ElementwiseLayer<Add> {
  public:
-  explicit Add(std::string name) : Layer(std::move(name)) {}
+  explicit Add(std::string name) : ElementwiseLayer(std::move(name)) {}
 
   const char* kind() const override { return "Add"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Add>(*this); }
   int input_count() const override { return 2; }
 
+  // The broadcast shape of the two inputs.
   Result<Shape> configure(Span<const Shape> inputs) override {
     const Result<Shape> shape = add_output_shape(inputs[0], inputs[1]);
     if (!shape.is_ok()) return with_layer(shape.status());
@@ -39,73 +55,20 @@ class Add final : public Layer {
     return with_layer(floating::add(FusedActivation::none, inputs[0], inputs[1], output));
   }
 
-  bool supports(Precision precision) const override {
-    return precision != Precision::int16_weights;
-  }
-  Result<std::unique_ptr<QuantizedLayer>> quantize(
-      const LayerQuantizationRequest& request) const override;
-};
-
-namespace detail {
-
-template <typename T>
-class QuantizedAdd final : public QuantizedLayer {
- public:
-  QuantizedAdd(const AddParams& params, TensorQuantization output)
-      : params_(params), output_(output) {}
-  std::unique_ptr<QuantizedLayer> clone() const override {
-    return std::make_unique<QuantizedAdd>(*this);
-  }
-  Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
-             Span<std::byte> /*scratch*/) const override {
-    return reference::add(params_, inputs[0].view<const T>(), inputs[1].view<const T>(),
-                          output.view<T>());
-  }
-  TensorQuantization output_quantization() const override { return output_; }
-  bool multipliers_flush_to_zero() const override {
-    return params_.output_multiplier.multiplier == 0;
-  }
-
  private:
-  AddParams params_;
-  TensorQuantization output_;
+  // Each input keeps its own parameters; the output's are the request's.
+  Result<std::unique_ptr<QuantizedLayer>> quantize_integer(
+      const LayerQuantizationRequest& request) const override {
+    AddQuantization q;
+    q.input1_shape = input_shapes()[0];
+    q.input1 = request.inputs[0].params;
+    q.input2_shape = input_shapes()[1];
+    q.input2 = request.inputs[1].params;
+    q.output = request.output.params;
+    q.rounding = request.rounding;
+    return quantized<detail::AddKernel>(request.precision, prepare_add(q), request.output);
+  }
 };
-
-}  // namespace detail
-
-inline Result<std::unique_ptr<QuantizedLayer>> Add::quantize(
-    const LayerQuantizationRequest& request) const {
-  TSQ_RETURN_IF_ERROR(check_request_types(*this, request));
-  if (request.inputs.size() != 2) {
-    return layer_error(ErrorCode::invalid_argument, "request needs two inputs");
-  }
-  switch (request.precision) {
-    case Precision::float32:
-    case Precision::float16_weights:
-    case Precision::dynamic_int8:
-      return std::unique_ptr<QuantizedLayer>(std::make_unique<FloatFallback<Add>>(*this));
-    case Precision::int8:
-    case Precision::int16_activations: {
-      AddQuantization q;
-      q.input1_shape = input_shapes()[0];
-      q.input1 = request.inputs[0].params;
-      q.input2_shape = input_shapes()[1];
-      q.input2 = request.inputs[1].params;
-      q.output = request.output.params;
-      q.rounding = request.rounding;
-      const Result<AddParams> params = prepare_add(q);
-      if (!params.is_ok()) return with_layer(params.status());
-      if (request.precision == Precision::int16_activations) {
-        return std::unique_ptr<QuantizedLayer>(
-            std::make_unique<detail::QuantizedAdd<std::int16_t>>(params.value(), request.output));
-      }
-      return std::unique_ptr<QuantizedLayer>(
-          std::make_unique<detail::QuantizedAdd<std::int8_t>>(params.value(), request.output));
-    }
-    case Precision::int16_weights: break;
-  }
-  return layer_error(ErrorCode::unsupported_type, "int16 weights are not supported by Add");
-}
 
 }  // namespace nn
 }  // namespace tsq

@@ -8,7 +8,6 @@
 
 #include <cmath>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -16,14 +15,29 @@
 #include "tsq/kernels/float/softmax.hpp"
 #include "tsq/kernels/reference/softmax.hpp"
 #include "tsq/nn/layer.hpp"
-#include "tsq/nn/weights.hpp"
+#include "tsq/nn/layers/elementwise.hpp"
 
 namespace tsq {
 namespace nn {
 
-class Softmax final : public Layer {
+namespace detail {
+
+// reference::softmax. Its params are safe to copy into each quantized layer: the int16 tables
+// they point at are the constexpr ones.
+struct SoftmaxKernel : NoOutputMultiplier {
+  using Params = SoftmaxParams;
+  template <typename T>
+  static Status run(const Params& params, Span<const AnyTensor> inputs,
+                    const TensorView<T>& output) {
+    return reference::softmax(params, inputs[0].view<const T>(), output);
+  }
+};
+
+}  // namespace detail
+
+class Softmax final : public detail::ElementwiseLayer<Softmax> {
  public:
-  explicit Softmax(std::string name) : Layer(std::move(name)) {}
+  explicit Softmax(std::string name) : ElementwiseLayer(std::move(name)) {}
 
   Softmax& beta(float beta) {
     beta_ = beta;
@@ -31,16 +45,14 @@ class Softmax final : public Layer {
   }
   float beta() const { return beta_; }
 
-  // The output every integer Softmax of this element type produces.
+  // The output every integer Softmax of this element type produces: probabilities in [0, 1).
   static TensorQuantization fixed_output(DataType type) {
-    return type == DataType::int16
-               ? TensorQuantization{type, make_quant_params(1.0f / 32768, 0, DataType::int16)}
-               : TensorQuantization{type, make_quant_params(1.0f / 256, -128, DataType::int8)};
+    return detail::fixed_quantization(type, 1.0f / 256, -128);
   }
 
   const char* kind() const override { return "Softmax"; }
-  std::unique_ptr<Layer> clone() const override { return std::make_unique<Softmax>(*this); }
 
+  // The sum runs over the last axis, so a lone vector (rank 1) would have no batch axis.
   Result<Shape> configure(Span<const Shape> inputs) override {
     if (inputs[0].rank() < 2)
       return layer_error(ErrorCode::shape_mismatch, "input needs rank >= 2");
@@ -55,67 +67,19 @@ class Softmax final : public Layer {
     return with_layer(floating::softmax(beta_, inputs[0], output));
   }
 
-  bool supports(Precision precision) const override {
-    return precision != Precision::int16_weights;
-  }
-  Result<std::unique_ptr<QuantizedLayer>> quantize(
-      const LayerQuantizationRequest& request) const override;
-
  private:
+  Result<std::unique_ptr<QuantizedLayer>> quantize_integer(
+      const LayerQuantizationRequest& request) const override {
+    const TensorQuantization output = fixed_output(activation_type(request.precision));
+    return quantized<detail::SoftmaxKernel>(
+        request.precision,
+        prepare_softmax(SoftmaxQuantization{input_shapes()[0], request.inputs[0].params,
+                                            output.params, beta_, request.rounding}),
+        output);
+  }
+
   float beta_ = 1.0f;
 };
-
-namespace detail {
-
-template <typename T>
-class QuantizedSoftmax final : public QuantizedLayer {
- public:
-  QuantizedSoftmax(const SoftmaxParams& params, TensorQuantization output)
-      : params_(params), output_(output) {}
-  std::unique_ptr<QuantizedLayer> clone() const override {
-    return std::make_unique<QuantizedSoftmax>(*this);
-  }
-  Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
-             Span<std::byte> /*scratch*/) const override {
-    return reference::softmax(params_, inputs[0].view<const T>(), output.view<T>());
-  }
-  TensorQuantization output_quantization() const override { return output_; }
-
- private:
-  SoftmaxParams params_;  // its int16 tables are the constexpr ones: safe to copy
-  TensorQuantization output_;
-};
-
-}  // namespace detail
-
-inline Result<std::unique_ptr<QuantizedLayer>> Softmax::quantize(
-    const LayerQuantizationRequest& request) const {
-  TSQ_RETURN_IF_ERROR(check_request_types(*this, request));
-  if (request.inputs.size() != 1)
-    return layer_error(ErrorCode::invalid_argument, "request needs one input");
-  switch (request.precision) {
-    case Precision::float32:
-    case Precision::float16_weights:
-    case Precision::dynamic_int8:
-      return std::unique_ptr<QuantizedLayer>(std::make_unique<FloatFallback<Softmax>>(*this));
-    case Precision::int8:
-    case Precision::int16_activations: {
-      const DataType type = activation_type(request.precision);
-      const TensorQuantization output = fixed_output(type);
-      const Result<SoftmaxParams> params = prepare_softmax(SoftmaxQuantization{
-          input_shapes()[0], request.inputs[0].params, output.params, beta_, request.rounding});
-      if (!params.is_ok()) return with_layer(params.status());
-      if (type == DataType::int16) {
-        return std::unique_ptr<QuantizedLayer>(
-            std::make_unique<detail::QuantizedSoftmax<std::int16_t>>(params.value(), output));
-      }
-      return std::unique_ptr<QuantizedLayer>(
-          std::make_unique<detail::QuantizedSoftmax<std::int8_t>>(params.value(), output));
-    }
-    case Precision::int16_weights: break;
-  }
-  return layer_error(ErrorCode::unsupported_type, "int16 weights are not supported by Softmax");
-}
 
 }  // namespace nn
 }  // namespace tsq
