@@ -83,15 +83,17 @@ inline Result<MixedPrecisionResult> quantize_mixed_precision(
     if (!promoted.is_ok()) return promoted.status();
     Result<debug::DebugReport> promoted_report = debug::debug_model(promoted.value(), windows);
     if (!promoted_report.is_ok()) return promoted_report.status();
+    // Both against the int8 step the layer had: an int16 layer's own scale is 256 times finer.
+    const double int8_scale = static_cast<double>(report->layers[n].scale);
     const double before = report->layers[n].rmse_over_scale();
-    const double after = promoted_report->layers[n].rmse_over_scale();
+    const double after = promoted_report->layers[n].end_to_end.rmse() / int8_scale;
     // A promoted layer's output scale changes (int16): compare its error in real units.
     const double before_rmse = report->layers[n].end_to_end.rmse();
     const double after_rmse = promoted_report->layers[n].end_to_end.rmse();
     char line[256];
     const bool keep = after_rmse < before_rmse;
     std::snprintf(line, sizeof(line),
-                  "%s: int8 -> %s, rmse/scale %.3f -> %.3f (rmse %.3g -> %.3g): %s",
+                  "%s: int8 -> %s, rmse / int8 scale %.3f -> %.3f (rmse %.3g -> %.3g): %s",
                   model.layer(n).name().c_str(), nn::precision_name(fix), before, after,
                   before_rmse, after_rmse, keep ? "kept" : "undone");
     result.log.emplace_back(line);
