@@ -9,7 +9,8 @@
 #   format   clang-format --dry-run --Werror over include/ tests/ bench/ examples/
 #   gcc      configure (preset dev), build and ctest with g++, warnings as errors
 #   clang    the same with clang++ (preset clang)
-#   asan     the same with g++ -O1 + AddressSanitizer + UndefinedBehaviorSanitizer (preset asan)
+#   asan     the same with g++ -O1 + AddressSanitizer + UndefinedBehaviorSanitizer (preset asan),
+#            without the packaging tests and the slow `report` tests (compiler checks, not memory)
 #   fuzz     libFuzzer on the .npy and .npz parsers (preset fuzz, clang++), TSQ_FUZZ_SECONDS each,
 #            on a copy of tests/fuzz/corpus/; fails if an input crashes (and says where it is)
 #   firmware every core/, quant/, tensor/ header compiled for Cortex-M0 (arm-none-eabi-g++)
@@ -82,7 +83,7 @@ stage_gcc() { build_and_test dev -LE '^firmware$'; }
 stage_clang() { build_and_test clang -LE '^firmware$'; }
 stage_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    build_and_test asan -LE '^firmware$'
+    build_and_test asan -LE '^(firmware|package|report)$'
 }
 # Each fuzzer runs on a fresh copy of its seed corpus (what it adds stays in the build tree) plus
 # the regression inputs; -timeout (per input) and -rss_limit_mb (also the largest single
