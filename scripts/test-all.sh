@@ -11,8 +11,9 @@
 #   clang    the same with clang++ (preset clang)
 #   asan     the same with g++ -O1 + AddressSanitizer + UndefinedBehaviorSanitizer (preset asan),
 #            without the packaging tests and the slow `report` tests (compiler checks, not memory)
-#   fuzz     libFuzzer on the .npy and .npz parsers (preset fuzz, clang++), TSQ_FUZZ_SECONDS each,
-#            on a copy of tests/fuzz/corpus/; fails if an input crashes (and says where it is)
+#   fuzz     libFuzzer on the .npy, .npz and .tflite readers (preset fuzz, clang++),
+#            TSQ_FUZZ_SECONDS each, on a copy of tests/fuzz/corpus/; fails if an input crashes
+#            (and says where it is)
 #   firmware every core/, quant/, tensor/ header compiled for Cortex-M0 (arm-none-eabi-g++)
 #
 # A failing stage does not stop the later ones; the exit status is non-zero if any failed.
@@ -89,17 +90,19 @@ stage_asan() {
 # the regression inputs; -timeout (per input) and -rss_limit_mb (also the largest single
 # allocation) turn hangs and runaway allocations into failures too.
 stage_fuzz() {
-  local dir="$build_root/fuzz" seconds=${TSQ_FUZZ_SECONDS:-60} format failed=0
+  local dir="$build_root/fuzz" seconds=${TSQ_FUZZ_SECONDS:-60} format failed=0 max_len
   cmake --preset fuzz -B "$dir"
-  cmake --build "$dir" -j"$jobs" --target tsq_fuzz_npy tsq_fuzz_npz
-  for format in npy npz; do
+  cmake --build "$dir" -j"$jobs" --target tsq_fuzz_npy tsq_fuzz_npz tsq_fuzz_tflite
+  for format in npy npz tflite; do
     local work="$dir/work/$format"
+    # Real .tflite seeds are tens of KB; the numpy seeds are small.
+    if [[ $format == tflite ]]; then max_len=32768; else max_len=4096; fi
     rm -rf "$work"
     mkdir -p "$work/corpus" "$work/crashes"
     cp tests/fuzz/corpus/"$format"/* "$work/corpus/"
     echo "tsq_fuzz_$format: ${seconds}s (log: $work/fuzz.log)"
     if UBSAN_OPTIONS=print_stacktrace=1 "$dir/tests/fuzz/tsq_fuzz_$format" \
-      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
       -dict="tests/fuzz/$format.dict" -print_final_stats=1 -artifact_prefix="$work/crashes/" \
       "$work/corpus" "tests/fuzz/regressions/$format" >"$work/fuzz.log" 2>&1; then
       grep -E '^#[0-9]+[[:space:]]+DONE' "$work/fuzz.log" | tail -n 1 || true

@@ -249,6 +249,16 @@ class Convolution : public Layer {
   Result<std::unique_ptr<QuantizedLayer>> quantize(
       const LayerQuantizationRequest& request) const override;
 
+  // The int8 form from weights quantized elsewhere (a model imported from TFLite): `weights` OHWI
+  // [C_out, KH, KW, C_in / G] int8 with one symmetric scale per filter or one for all, `bias`
+  // int32 at S_in * S_w[c] (one per filter, or empty), and the given input and output parameters.
+  // The layer must be in a model (its geometry set); its float weights are not used.
+  Result<std::unique_ptr<QuantizedLayer>> quantized_from(PerChannelWeights<std::int8_t> weights,
+                                                         std::vector<std::int32_t> bias,
+                                                         const QuantParams& input,
+                                                         const TensorQuantization& output,
+                                                         RoundingMode rounding) const;
+
   bool can_fold_batch_norm() const override { return activation_ == FusedActivation::none; }
   Status fold_batch_norm(Span<const float> scale, Span<const float> shift) override {
     if (!loaded_ || half_) return layer_error(ErrorCode::invalid_argument, "has no float weights");
@@ -521,6 +531,38 @@ Result<std::unique_ptr<QuantizedLayer>> Convolution<Derived, SpatialRank>::quant
     case Precision::int16_weights: break;
   }
   return layer_error(ErrorCode::unsupported_type, "int16 weights are not supported");
+}
+
+template <typename Derived, int SpatialRank>
+Result<std::unique_ptr<QuantizedLayer>> Convolution<Derived, SpatialRank>::quantized_from(
+    PerChannelWeights<std::int8_t> weights, std::vector<std::int32_t> bias,
+    const QuantParams& input, const TensorQuantization& output, RoundingMode rounding) const {
+  if (input_channels_ < 1) {
+    return layer_error(ErrorCode::invalid_argument, "add the layer to a model first");
+  }
+  const Shape filter = filter_shape();
+  if (weights.values.size() != filter.element_count()) {
+    return layer_error(ErrorCode::shape_mismatch, "int8 kernel has the wrong number of values");
+  }
+  if (weights.scales.size() != 1 && weights.scales.size() != dim_size(filters_)) {
+    return layer_error(ErrorCode::shape_mismatch, "kernel needs one scale or one per filter");
+  }
+  if (!bias.empty() && bias.size() != dim_size(filters_)) {
+    return layer_error(ErrorCode::shape_mismatch, "bias must have `filters` values (or none)");
+  }
+  if (input.type != DataType::int8 || output.type != DataType::int8) {
+    return layer_error(ErrorCode::unsupported_type, "int8 input and output needed");
+  }
+  const Conv2DQuantization q{
+      input_nhwc_,   input,
+      filter,        Span<const float>(weights.scales.data(), weights.scales.size()),
+      output.params, options(),
+      rounding};
+  auto prepared = prepare_owned_conv2d(q);
+  if (!prepared.is_ok()) return with_layer(prepared.status());
+  return std::unique_ptr<QuantizedLayer>(std::make_unique<QuantizedConvolution<std::int8_t>>(
+      std::move(weights), std::move(bias), std::move(prepared).value(), input_nhwc_, filter,
+      output_nhwc_, output));
 }
 
 }  // namespace detail
