@@ -94,26 +94,26 @@ stage_fuzz() {
   cmake --preset fuzz -B "$dir"
   cmake --build "$dir" -j"$jobs" --target tsq_fuzz_npy tsq_fuzz_npz tsq_fuzz_tflite
   for format in npy npz tflite; do
-    local work="$dir/work/$format"
+    local run="$dir/runs/$format"
     # Real .tflite seeds are tens of KB; the numpy seeds are small.
     if [[ $format == tflite ]]; then max_len=32768; else max_len=4096; fi
-    rm -rf "$work"
-    mkdir -p "$work/corpus" "$work/crashes"
-    cp tests/fuzz/corpus/"$format"/* "$work/corpus/"
-    echo "tsq_fuzz_$format: ${seconds}s (log: $work/fuzz.log)"
+    rm -rf "$run"
+    mkdir -p "$run/corpus" "$run/crashes"
+    cp tests/fuzz/corpus/"$format"/* "$run/corpus/"
+    echo "tsq_fuzz_$format: ${seconds}s (log: $run/fuzz.log)"
     if UBSAN_OPTIONS=print_stacktrace=1 "$dir/tests/fuzz/tsq_fuzz_$format" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
-      -dict="tests/fuzz/$format.dict" -print_final_stats=1 -artifact_prefix="$work/crashes/" \
-      "$work/corpus" "tests/fuzz/regressions/$format" >"$work/fuzz.log" 2>&1; then
-      grep -E '^#[0-9]+[[:space:]]+DONE' "$work/fuzz.log" | tail -n 1 || true
-      grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$work/fuzz.log" || true
+      -dict="tests/fuzz/$format.dict" -print_final_stats=1 -artifact_prefix="$run/crashes/" \
+      "$run/corpus" "tests/fuzz/regressions/$format" >"$run/fuzz.log" 2>&1; then
+      grep -E '^#[0-9]+[[:space:]]+DONE' "$run/fuzz.log" | tail -n 1 || true
+      grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$run/fuzz.log" || true
     else
       failed=1
       # The report, without the shadow-byte legend of AddressSanitizer; the log has it all.
       awk '/ERROR|runtime error|check failed|deadly signal/ && !n { n = 1 } n && n++ <= 30' \
-        "$work/fuzz.log"
+        "$run/fuzz.log"
       echo "tsq_fuzz_$format FAILED; the input that did it:" >&2
-      find "$work/crashes" -type f -printf '  %p\n' >&2
+      find "$run/crashes" -type f -printf '  %p\n' >&2
       echo "Replay it with $dir/tests/fuzz/tsq_fuzz_$format <file>; once the parser is fixed," \
         "move it into tests/fuzz/regressions/$format/ (the fuzz_$format test replays it)." >&2
     fi

@@ -244,9 +244,9 @@ class Bidirectional final : public Layer {
     twin.backward_ = backward_.with_half_weights();
     return twin;
   }
-  ParameterBytes half_parameter_bytes() const {
-    ParameterBytes bytes = forward_.half_parameter_bytes();
-    bytes += backward_.half_parameter_bytes();
+  ParameterBytes stored_parameter_bytes() const override {
+    ParameterBytes bytes = forward_.stored_parameter_bytes();
+    bytes += backward_.stored_parameter_bytes();
     return bytes;
   }
 
@@ -287,7 +287,7 @@ inline Result<std::unique_ptr<QuantizedLayer>> Bidirectional::quantize(
       return std::unique_ptr<QuantizedLayer>(std::make_unique<FloatFallback<Bidirectional>>(*this));
     case Precision::float16_weights:
       return std::unique_ptr<QuantizedLayer>(
-          std::make_unique<detail::HalfWeightsLayer<Bidirectional>>(with_half_weights()));
+          std::make_unique<FloatFallback<Bidirectional>>(with_half_weights()));
     case Precision::dynamic_int8: {
       auto forward =
           detail::make_hybrid_lstm_part(forward_.kernel_, forward_.recurrent_kernel_,

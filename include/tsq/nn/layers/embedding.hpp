@@ -161,7 +161,8 @@ class Embedding final : public Layer {
     twin.half_ = true;
     return twin;
   }
-  ParameterBytes half_parameter_bytes() const {
+  ParameterBytes stored_parameter_bytes() const override {
+    if (!half_) return Layer::stored_parameter_bytes();
     ParameterBytes bytes;
     bytes.float16 = table_half_.values.size() * sizeof(std::uint16_t);
     return bytes;
@@ -222,27 +223,6 @@ class QuantizedEmbedding final : public QuantizedLayer {
   TensorQuantization output_;
 };
 
-class HalfEmbedding final : public QuantizedLayer {
- public:
-  explicit HalfEmbedding(Embedding layer) : layer_(std::move(layer)) {}
-  std::unique_ptr<QuantizedLayer> clone() const override {
-    return std::make_unique<HalfEmbedding>(*this);
-  }
-  Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
-             Span<std::byte> scratch) const override {
-    const TensorView<const float> ids = inputs[0].view<const float>();
-    return layer_.run_float(Span<const TensorView<const float>>(&ids, 1), output.view<float>(),
-                            scratch, nullptr);
-  }
-  ParameterBytes parameter_bytes() const override { return layer_.half_parameter_bytes(); }
-  TensorQuantization output_quantization() const override {
-    return TensorQuantization{DataType::float32, QuantParams{}};
-  }
-
- private:
-  Embedding layer_;
-};
-
 template <typename T>
 Result<std::unique_ptr<QuantizedLayer>> quantize_embedding_table(const std::vector<float>& table,
                                                                  std::int32_t vocabulary,
@@ -285,7 +265,7 @@ inline Result<std::unique_ptr<QuantizedLayer>> Embedding::quantize(
       return std::unique_ptr<QuantizedLayer>(std::make_unique<FloatFallback<Embedding>>(*this));
     case Precision::float16_weights:
       return std::unique_ptr<QuantizedLayer>(
-          std::make_unique<detail::HalfEmbedding>(with_half_weights()));
+          std::make_unique<FloatFallback<Embedding>>(with_half_weights()));
     case Precision::int8:
       quantized = detail::quantize_embedding_table<std::int8_t>(table_, vocabulary_, dimension_);
       break;

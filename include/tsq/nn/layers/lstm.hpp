@@ -532,41 +532,6 @@ class HybridLstmLayer final : public QuantizedLayer {
   std::int32_t batch_;
 };
 
-// A float layer whose kernels are stored as IEEE half (FloatFallback would count them as
-// float32): FloatLayer::half_parameter_bytes() says what it stores.
-template <typename FloatLayer>
-class HalfWeightsLayer final : public QuantizedLayer {
- public:
-  explicit HalfWeightsLayer(FloatLayer layer) : layer_(std::move(layer)) {}
-  std::unique_ptr<QuantizedLayer> clone() const override {
-    return std::make_unique<HalfWeightsLayer>(*this);
-  }
-  std::size_t scratch_bytes() const override { return layer_.configured_float_scratch_bytes(); }
-  Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
-             Span<std::byte> scratch) const override {
-    TensorView<const float> views[4];
-    for (std::size_t i = 0; i < inputs.size() && i < 4; ++i)
-      views[i] = inputs[i].view<const float>();
-    return layer_.run_float(Span<const TensorView<const float>>(views, inputs.size()),
-                            output.view<float>(), scratch, nullptr);
-  }
-  ParameterBytes parameter_bytes() const override { return layer_.half_parameter_bytes(); }
-  TensorQuantization output_quantization() const override {
-    return TensorQuantization{DataType::float32, QuantParams{}};
-  }
-  // The half-weight layer's own float intermediates.
-  Status intermediates(Span<const AnyTensor> inputs,
-                       std::vector<Intermediate>& out) const override {
-    TensorView<const float> views[4];
-    const std::size_t count = inputs.size() < 4 ? inputs.size() : 4;
-    for (std::size_t i = 0; i < count; ++i) views[i] = inputs[i].view<const float>();
-    return layer_.float_intermediates(Span<const TensorView<const float>>(views, count), out);
-  }
-
- private:
-  FloatLayer layer_;
-};
-
 }  // namespace detail
 
 class Bidirectional;
@@ -718,7 +683,8 @@ class LSTM final : public Layer {
     twin.recurrent_kernel_.clear();
     return twin;
   }
-  ParameterBytes half_parameter_bytes() const {
+  ParameterBytes stored_parameter_bytes() const override {
+    if (!half_) return Layer::stored_parameter_bytes();
     ParameterBytes bytes;
     bytes.float16 =
         (kernel_half_.values.size() + recurrent_half_.values.size()) * sizeof(std::uint16_t);
@@ -879,7 +845,7 @@ inline Result<std::unique_ptr<QuantizedLayer>> LSTM::quantize(
       return std::unique_ptr<QuantizedLayer>(std::make_unique<FloatFallback<LSTM>>(*this));
     case Precision::float16_weights:
       return std::unique_ptr<QuantizedLayer>(
-          std::make_unique<detail::HalfWeightsLayer<LSTM>>(with_half_weights()));
+          std::make_unique<FloatFallback<LSTM>>(with_half_weights()));
     case Precision::dynamic_int8: {
       auto part =
           detail::make_hybrid_lstm_part(kernel_, recurrent_kernel_, bias_, input_size_, units_);
