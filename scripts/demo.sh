@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The main job, as the README gives it: installs what is missing (Debian packages), builds the
-# demo in build/demo (Release) and runs it: tsq quantizes the float MIT-BIH heartbeat CNN itself
-# (calibration, int8 weights and activations, int32 biases), runs the integer kernels on all
-# 18,282 real beats and prints the model summary, the per-layer error and the classification.
-# The beats are the repository's copy in data/ecg-mitbih; arguments go to the demo (--data DIR,
-# --model FILE; see --help), and TSQ_DATA_DIR may name another data folder. The small first
-# example is build/demo/examples/tsq_quickstart (`cmake --build build/demo --target
-# tsq_quickstart`).
+# HAR example in build/demo (Release) and runs it end to end: three activity models on the
+# repository's har-st recordings (data/har-st), each calibrated on 200 training frames and
+# quantized with every scheme of the study plus automatic mixed precision, with the table of
+# accuracy, precision, recall, F1, balanced accuracy, kappa and size per scheme and the
+# debugger's per-layer table (CSV and SVG files go to build/demo/report/). Arguments go to the
+# example (--json PATH, --quick, --data DIR; see --help); TSQ_DATA_DIR may name another data
+# folder. The ECG example is build/demo/examples/tsq_ecg_example (`cmake --build build/demo
+# --target tsq_ecg_example`).
 # TSQ_SKIP_DEPS=1 skips the package check.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -40,5 +41,6 @@ install_missing() {
 if [[ ${TSQ_SKIP_DEPS:-0} != 1 ]]; then install_missing; fi
 cmake -S . -B build/demo -G Ninja -DCMAKE_BUILD_TYPE=Release -DTSQ_BUILD_TESTS=OFF \
   -DTSQ_BUILD_BENCHMARKS=OFF -DTSQ_BUILD_EXAMPLES=ON >/dev/null
-cmake --build build/demo --target tsq_ecg_demo
-exec build/demo/examples/tsq_ecg_demo "$@"
+cmake --build build/demo --target tsq_har_example
+mkdir -p build/demo/report
+exec build/demo/examples/tsq_har_example --out build/demo/report "$@"

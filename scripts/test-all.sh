@@ -4,23 +4,24 @@
 #
 #   scripts/test-all.sh [stage...]
 #
-# Stages (all by default, in this order):
+# Stages (all but `clang` by default, in this order):
 #   deps     install missing Debian packages with apt-get (needs root, or sudo)
 #   format   clang-format --dry-run --Werror over include/ tests/ bench/ examples/
 #   gcc      configure (preset dev), build and ctest with g++, warnings as errors
-#   clang    the same with clang++ (preset clang)
-#   asan     the same with g++ -O1 + AddressSanitizer + UndefinedBehaviorSanitizer (preset asan),
-#            without the packaging tests and the slow `report` tests (compiler checks, not memory)
+#   asan     the same with clang++ -O1 + AddressSanitizer + UndefinedBehaviorSanitizer, warnings
+#            as errors (preset asan), without the benchmarks, the packaging tests and the slow
+#            `report` tests (compiler checks, not memory)
 #   fuzz     libFuzzer on the .npy, .npz and .tflite readers (preset fuzz, clang++),
 #            TSQ_FUZZ_SECONDS each, on a copy of tests/fuzz/corpus/; fails if an input crashes
 #            (and says where it is)
 #   firmware every core/, quant/, tensor/ header compiled for Cortex-M0 (arm-none-eabi-g++)
+#   clang    (only when named) the gcc stage with clang++ without sanitizers (preset clang)
 #
 # A failing stage does not stop the later ones; the exit status is non-zero if any failed.
 # Environment: TSQ_BUILD_ROOT  build trees go to $TSQ_BUILD_ROOT/<preset> (default build/ci)
 #              TSQ_JOBS        parallel build and test jobs (default: nproc)
 #              TSQ_SKIP_DEPS=1 skip the deps stage
-#              TSQ_FUZZ_SECONDS time per fuzzer in the fuzz stage (default 60)
+#              TSQ_FUZZ_SECONDS time per fuzzer in the fuzz stage (default 30)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -90,7 +91,7 @@ stage_asan() {
 # the regression inputs; -timeout (per input) and -rss_limit_mb (also the largest single
 # allocation) turn hangs and runaway allocations into failures too.
 stage_fuzz() {
-  local dir="$build_root/fuzz" seconds=${TSQ_FUZZ_SECONDS:-60} format failed=0 max_len
+  local dir="$build_root/fuzz" seconds=${TSQ_FUZZ_SECONDS:-30} format failed=0 max_len
   cmake --preset fuzz -B "$dir"
   cmake --build "$dir" -j"$jobs" --target tsq_fuzz_npy tsq_fuzz_npz tsq_fuzz_tflite
   for format in npy npz tflite; do
@@ -126,11 +127,11 @@ stage_firmware() {
   ctest --test-dir "$dir" -L '^firmware$' --no-tests=error --output-on-failure
 }
 
-all_stages=(deps format gcc clang asan fuzz firmware)
+all_stages=(deps format gcc asan fuzz firmware clang)
 if (($# > 0)); then
   stages=("$@")
 else
-  stages=("${all_stages[@]}")
+  stages=(deps format gcc asan fuzz firmware)
   [[ ${TSQ_SKIP_DEPS:-0} = 1 ]] && stages=("${stages[@]:1}")
 fi
 for stage in "${stages[@]}"; do

@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -475,6 +476,38 @@ TEST_CASE("Automatic mixed precision promotes layers and stays integer-only", "[
       tsq::quantize_mixed_precision(mlp.model, calibration.value(), mlp.windows, options);
   REQUIRE(unchanged.is_ok());
   CHECK(unchanged->log.empty());
+}
+
+TEST_CASE("Mixed precision looks upstream and lowers the total error over the threshold",
+          "[model]") {
+  const Mlp mlp = make_mlp();
+  // Node 1 (the second Dense) reads node 0: both are its upstream, node 0 only itself.
+  const auto upstream = tsq::detail::upstream_nodes(mlp.model, 1);
+  CHECK(std::set<std::size_t>(upstream.begin(), upstream.end()) == std::set<std::size_t>{0, 1});
+  CHECK(tsq::detail::upstream_nodes(mlp.model, 0) == std::vector<std::size_t>{0});
+
+  const auto calibration = tsq::calibrate(mlp.model, mlp.windows);
+  REQUIRE(calibration.is_ok());
+  auto plain = tsq::quantize(mlp.model, calibration.value(), tsq::Scheme::fiq_float32());
+  REQUIRE(plain.is_ok());
+  const auto plain_report = tsq::debug::debug_model(plain.value(), mlp.windows);
+  REQUIRE(plain_report.is_ok());
+  tsq::MixedPrecisionOptions options;
+  options.threshold = 0.2;
+  const auto mixed =
+      tsq::quantize_mixed_precision(mlp.model, calibration.value(), mlp.windows, options);
+  REQUIRE(mixed.is_ok());
+  // Judged in steps of the int8 scales of the plain model, the excess only goes down.
+  std::vector<double> int8_scales;
+  for (const auto& layer : plain_report->layers) int8_scales.push_back(layer.scale);
+  const double before = tsq::detail::excess_error(plain_report.value(), int8_scales, 0.2);
+  const double after = tsq::detail::excess_error(mixed->report, int8_scales, 0.2);
+  CHECK(before > 0.0);
+  CHECK(after < before);
+  // Every line of the log names the layer it was tried for.
+  for (const std::string& line : mixed->log) {
+    CHECK((line.find(" (for ") != std::string::npos || line.rfind("  ", 0) == 0));
+  }
 }
 
 TEST_CASE("A quantized model assembled from given layers runs like the original", "[model]") {
