@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "tsq/core/data_type.hpp"
 #include "tsq/core/span.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/export/code_writer.hpp"
 #include "tsq/io/npz.hpp"
 #include "tsq/kernels/common.hpp"
 #include "tsq/quant/multiplier.hpp"
@@ -184,6 +186,14 @@ class QuantizedLayer {
   virtual TensorQuantization output_quantization() const = 0;
   // True when every multiplier of the layer flushed to zero (its output is constant).
   virtual bool multipliers_flush_to_zero() const { return false; }
+  // Firmware export (export/firmware_model.hpp): the layer's constants and the reference-kernel
+  // calls that run it, integers only. Layers that cannot run on integers alone say so.
+  virtual Status emit(codegen::LayerCode& /*code*/) const {
+    return Status::error(ErrorCode::unsupported_format, "this layer form has no firmware export");
+  }
+  // Layers that only move data, when their output is the input's elements [offset, offset + n):
+  // the offset, so that the exported model reads the input in place instead of copying it.
+  virtual std::optional<std::size_t> output_aliases_input() const { return std::nullopt; }
   // The layer's intermediates over the window `inputs` (host only, allocates; runs the layer
   // again): the same names and value order as Layer::float_intermediates. None by default.
   virtual Status intermediates(Span<const AnyTensor> /*inputs*/,

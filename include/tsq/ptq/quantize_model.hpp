@@ -36,6 +36,7 @@
 
 #include "tsq/core/span.hpp"
 #include "tsq/core/status.hpp"
+#include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/reference/dequantize.hpp"
 #include "tsq/kernels/reference/quantize.hpp"
 #include "tsq/kernels/reference/requantize.hpp"
@@ -188,6 +189,20 @@ class ConversionLayer final : public nn::QuantizedLayer {
     return Status::error(ErrorCode::unsupported_type, "conversion between these types");
   }
   nn::TensorQuantization output_quantization() const override { return to_; }
+  // Integer to integer only: a firmware model takes and gives integers.
+  Status emit(codegen::LayerCode& code) const override {
+    if (from_.type == DataType::float32 || to_.type == DataType::float32) {
+      return Status::error(ErrorCode::unsupported_format,
+                           "a float conversion inside the model has no firmware export");
+    }
+    const std::string params =
+        codegen::write_params(code.constants, code.id + "_params", requantize_);
+    code.include("tsq/kernels/reference/requantize.hpp");
+    code.call("tsq::reference::requantize(" + params + ", " +
+              code.input_view(0, code.input_shapes[0]) + ", " +
+              code.output_view(code.output_shape) + ")");
+    return Status::ok();
+  }
 
  private:
   template <typename From>
@@ -307,6 +322,9 @@ class QuantizedModel {
   }
   const std::vector<QuantizedStep>& steps() const { return steps_; }
   const std::vector<QuantizedSlot>& slots() const { return slots_; }
+  // The slots the caller's input is copied into and the output is read from.
+  int input_slot() const { return io_input_; }
+  int output_slot() const { return io_output_; }
   std::size_t conversion_count() const {
     std::size_t count = 0;
     for (const QuantizedStep& step : steps_) count += step.node < 0 ? 1 : 0;

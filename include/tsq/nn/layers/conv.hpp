@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/conv2d.hpp"
 #include "tsq/kernels/hybrid/conv2d.hpp"
 #include "tsq/kernels/prepared.hpp"
@@ -412,6 +413,22 @@ class QuantizedConvolution final : public QuantizedLayer {
       if (m.multiplier != 0) return false;
     }
     return true;
+  }
+  Status emit(codegen::LayerCode& code) const override {
+    const std::string weights = code.constants.array(
+        code.id + "_weights",
+        Span<const std::int8_t>(weights_.values.data(), weights_.values.size()));
+    const std::string bias =
+        code.constants.array(code.id + "_bias", Span<const Bias>(bias_.data(), bias_.size()));
+    const std::string params =
+        codegen::write_params(code.constants, code.id + "_params", *prepared_);
+    code.include("tsq/kernels/reference/conv2d.hpp");
+    code.call("tsq::reference::conv2d(" + params + ", " + code.input_view(0, input_nhwc_) +
+              ", tsq::TensorView<const std::int8_t>(" + weights + ", " +
+              codegen::shape_literal(filter_shape_) + "), tsq::Span<const " +
+              codegen::cpp_type_of<Bias>() + ">(" + bias + ", " + std::to_string(bias_.size()) +
+              "), " + code.output_view(output_nhwc_) + ")");
+    return Status::ok();
   }
   const PerChannelWeights<std::int8_t>& weights() const { return weights_; }
   const std::vector<Bias>& bias() const { return bias_; }

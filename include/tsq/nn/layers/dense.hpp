@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/fully_connected.hpp"
 #include "tsq/kernels/hybrid/fully_connected.hpp"
 #include "tsq/kernels/prepared.hpp"
@@ -262,6 +263,22 @@ class QuantizedDense final : public QuantizedLayer {
       if (m.multiplier != 0) return false;
     }
     return true;
+  }
+  Status emit(codegen::LayerCode& code) const override {
+    const std::string weights = code.constants.array(
+        code.id + "_weights",
+        Span<const std::int8_t>(weights_.values.data(), weights_.values.size()));
+    const std::string bias =
+        code.constants.array(code.id + "_bias", Span<const Bias>(bias_.data(), bias_.size()));
+    const std::string params =
+        codegen::write_params(code.constants, code.id + "_params", *prepared_);
+    code.include("tsq/kernels/reference/fully_connected.hpp");
+    code.call("tsq::reference::fully_connected(" + params + ", " +
+              code.input_view(0, code.input_shapes[0]) + ", tsq::TensorView<const std::int8_t>(" +
+              weights + ", " + codegen::shape_literal(Shape{units_, depth_}) +
+              "), tsq::Span<const " + codegen::cpp_type_of<Bias>() + ">(" + bias + ", " +
+              std::to_string(bias_.size()) + "), " + code.output_view(code.output_shape) + ")");
+    return Status::ok();
   }
   const PerChannelWeights<std::int8_t>& weights() const { return weights_; }
 

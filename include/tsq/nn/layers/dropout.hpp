@@ -23,6 +23,7 @@ namespace detail {
 class PassThrough final : public QuantizedLayer {
  public:
   explicit PassThrough(TensorQuantization quantization) : quantization_(quantization) {}
+  std::optional<std::size_t> output_aliases_input() const override { return 0; }
   std::unique_ptr<QuantizedLayer> clone() const override {
     return std::make_unique<PassThrough>(*this);
   }

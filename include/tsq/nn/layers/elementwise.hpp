@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "tsq/nn/layer.hpp"
@@ -38,6 +39,13 @@ struct NoOutputMultiplier {
   }
 };
 
+// Kernels with a firmware export define emit<T>(params, code).
+template <typename Kernel, typename = void>
+struct HasEmit : std::false_type {};
+template <typename Kernel>
+struct HasEmit<Kernel, std::void_t<decltype(&Kernel::template emit<std::int8_t>)>>
+    : std::true_type {};
+
 // The integer form of an elementwise op: its prepared parameters, the kernel that runs them on
 // element type T, and the output parameters it produces. `Kernel` names the parameter type
 // (Params), runs them (run<T>) and says whether its multipliers flushed (flushes_to_zero).
@@ -57,6 +65,13 @@ class QuantizedElementwise final : public QuantizedLayer {
   }
   TensorQuantization output_quantization() const override { return output_; }
   bool multipliers_flush_to_zero() const override { return Kernel::flushes_to_zero(params_); }
+  Status emit(codegen::LayerCode& code) const override {
+    if constexpr (HasEmit<Kernel>::value) {
+      return Kernel::template emit<T>(params_, code);
+    } else {
+      return QuantizedLayer::emit(code);
+    }
+  }
 
  private:
   Params params_;

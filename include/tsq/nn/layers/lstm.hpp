@@ -45,6 +45,7 @@
 #include <utility>
 #include <vector>
 
+#include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/lstm.hpp"
 #include "tsq/kernels/hybrid/lstm.hpp"
 #include "tsq/kernels/prepared.hpp"
@@ -347,6 +348,53 @@ class QuantizedLstmLayer final : public QuantizedLayer {
                                                   "", out);
   }
   const IntegerLstmPart<Weight>& part() const { return part_; }
+  // The window starts from the zero state, as run() does, in the layer's scratch: state and cell
+  // (int16, batch x H each), then the gates (int32).
+  Status emit(codegen::LayerCode& code) const override {
+    const char* weight = codegen::cpp_type_of<Weight>();
+    const char* activation = codegen::cpp_type_of<Activation>();
+    const std::int32_t rows = kLstmGateCount * part_.hidden_size;
+    const std::string input_weights = code.constants.array(
+        code.id + "_input_weights",
+        Span<const Weight>(part_.input_weights.data(), part_.input_weights.size()));
+    const std::string recurrent_weights = code.constants.array(
+        code.id + "_recurrent_weights",
+        Span<const Weight>(part_.recurrent_weights.data(), part_.recurrent_weights.size()));
+    const std::string bias = code.constants.array(
+        code.id + "_bias", Span<const std::int32_t>(part_.bias.data(), part_.bias.size()));
+    const std::string params =
+        codegen::write_params(code.constants, code.id + "_params", part_.prepared.params());
+    const std::size_t states =
+        static_cast<std::size_t>(batch_) * static_cast<std::size_t>(part_.hidden_size);
+    const std::size_t cell_at = (2 * states + 3) / 4 * 4;
+    const std::size_t gates_at = (cell_at + 2 * states + 3) / 4 * 4;
+    const std::size_t gates = lstm_scratch_size(steps_, part_.hidden_size);
+    if (gates_at + 4 * gates > scratch_bytes()) {
+      return Status::error(ErrorCode::buffer_too_small, "LSTM export: scratch layout");
+    }
+    const std::string n = std::to_string(states);
+    code.include("tsq/kernels/reference/lstm.hpp");
+    code.body += "  {\n    std::int16_t* state = reinterpret_cast<std::int16_t*>(" + code.scratch +
+                 ");\n    std::int16_t* cell = reinterpret_cast<std::int16_t*>(" + code.scratch +
+                 " + " + std::to_string(cell_at) +
+                 ");\n    std::int32_t* gates = reinterpret_cast<std::int32_t*>(" + code.scratch +
+                 " + " + std::to_string(gates_at) + ");\n    for (std::size_t i = 0; i < " + n +
+                 "; ++i) {\n      state[i] = " + std::to_string(part_.prepared->state_zero_point) +
+                 ";\n      cell[i] = 0;\n    }\n  ";
+    code.call(std::string("(tsq::reference::lstm<") + activation + ", std::int16_t>(" + params +
+              ", tsq::LstmIntegerWeights<" + weight + ">{tsq::TensorView<const " + weight + ">(" +
+              input_weights + ", " + codegen::shape_literal(Shape{rows, part_.input_size}) +
+              "), tsq::TensorView<const " + weight + ">(" + recurrent_weights + ", " +
+              codegen::shape_literal(Shape{rows, part_.hidden_size}) +
+              "), tsq::Span<const std::int32_t>(" + bias + ", " +
+              std::to_string(part_.bias.size()) + ")}, " +
+              code.input_view(0, code.input_shapes[0]) + ", " +
+              code.output_view(code.output_shape) + ", tsq::Span<std::int16_t>(state, " + n +
+              "), tsq::Span<std::int16_t>(cell, " + n + "), tsq::Span<std::int32_t>(gates, " +
+              std::to_string(gates) + ")))");
+    code.body += "  }\n";
+    return Status::ok();
+  }
 
  private:
   IntegerLstmPart<Weight> part_;

@@ -19,6 +19,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/avg_pool2d.hpp"
 #include "tsq/kernels/float/max_pool2d.hpp"
 #include "tsq/kernels/reference/avg_pool2d.hpp"
@@ -61,6 +62,16 @@ class QuantizedPooling final : public QuantizedLayer {
     }
   }
   TensorQuantization output_quantization() const override { return output_; }
+  Status emit(codegen::LayerCode& code) const override {
+    const std::string params = codegen::write_params(code.constants, code.id + "_params", params_);
+    constexpr bool max = Reduction == PoolReduction::max;
+    code.include(max ? "tsq/kernels/reference/max_pool2d.hpp"
+                     : "tsq/kernels/reference/avg_pool2d.hpp");
+    code.call(std::string(max ? "tsq::reference::max_pool2d(" : "tsq::reference::avg_pool2d(") +
+              params + ", " + code.input_view(0, input_nhwc_) + ", " +
+              code.output_view(output_nhwc_) + ")");
+    return Status::ok();
+  }
 
  private:
   Params params_;  // no pointers: a plain copy is safe

@@ -86,6 +86,11 @@ class QuantizedCopy final : public QuantizedLayer {
                          output.data, output.type, output.shape.element_count());
   }
   TensorQuantization output_quantization() const override { return output_; }
+  // One block (Reshape, Flatten, LastStep): the output is a run of the input's elements.
+  std::optional<std::size_t> output_aliases_input() const override {
+    if (plan_.blocks != 1) return std::nullopt;
+    return plan_.offset;
+  }
 
  private:
   CopyPlan plan_;

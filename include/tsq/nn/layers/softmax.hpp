@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/softmax.hpp"
 #include "tsq/kernels/reference/softmax.hpp"
 #include "tsq/nn/layer.hpp"
@@ -30,6 +31,14 @@ struct SoftmaxKernel : NoOutputMultiplier {
   static Status run(const Params& params, Span<const AnyTensor> inputs,
                     const TensorView<T>& output) {
     return reference::softmax(params, inputs[0].view<const T>(), output);
+  }
+  template <typename T>
+  static Status emit(const Params& params, codegen::LayerCode& code) {
+    const std::string name = codegen::write_params(code.constants, code.id + "_params", params);
+    code.include("tsq/kernels/reference/softmax.hpp");
+    code.call("tsq::reference::softmax(" + name + ", " + code.input_view(0, code.input_shapes[0]) +
+              ", " + code.output_view(code.output_shape) + ")");
+    return Status::ok();
   }
 };
 
