@@ -96,6 +96,15 @@ inline Result<FirmwareModel> export_firmware_model(const QuantizedModel& q,
         .append(data_type_name(input_type))
         .append(" (quantize with Scheme::fiq_int8() or fiq_uint8())");
   }
+  for (const QuantizedStep& step : steps) {
+    if (step.node >= 0 && !nn::is_integer_precision(step.precision)) {
+      return Status::error(ErrorCode::unsupported_format, "layer '")
+          .append(q.float_model().layer(static_cast<std::size_t>(step.node)).name().c_str())
+          .append("' runs in ")
+          .append(nn::precision_name(step.precision))
+          .append(": firmware models are integer only");
+    }
+  }
   const auto slot_count = slots.size();
   const auto slot_bytes = [&](std::size_t s) {
     return slots[s].shape.element_count() * data_type_size(slots[s].quantization.type);
