@@ -175,7 +175,7 @@ inline Result<MixedPrecisionResult> quantize_mixed_precision(
                                                 static_cast<std::size_t>(worst)),
                     excess, after);
       result.log.emplace_back(line);
-      if (after >= excess) tried[n].push_back(fix);  // a fix that helped may be kept later
+      if (after >= excess) tried[n].push_back(fix);  // one that helped may be kept next step
       if (after < excess && (!best || after < best->excess)) {
         best = Trial{n,
                      fix,
@@ -192,10 +192,29 @@ inline Result<MixedPrecisionResult> quantize_mixed_precision(
     result.log.emplace_back("  kept: " + model.layer(best->node).name() + " " +
                             nn::precision_name(best->fix));
     precision[best->node] = best->fix;
+    // A fix that did not help before may help now (a Softmax promoted to int16 lets the int16
+    // logits of the Dense before it through): every other layer gets its fixes back.
+    for (auto& fixes : tried) fixes.clear();
+    std::fill(exhausted.begin(), exhausted.end(), false);
     result.scheme = std::move(best->scheme);
     current = std::move(best->model);
     report = std::move(best->report);
     excess = best->excess;
+  }
+  if (!result.log.empty()) {
+    // Where the search ended: the layer furthest from the threshold, in int8 steps.
+    std::size_t worst = 0;
+    for (std::size_t n = 0; n < nodes; ++n) {
+      if (detail::error_in_int8_steps(report.value(), int8_scales, n) >
+          detail::error_in_int8_steps(report.value(), int8_scales, worst))
+        worst = n;
+    }
+    char line[256];
+    std::snprintf(line, sizeof(line),
+                  "result: worst layer %s at %.3f int8 steps, total excess %.3f",
+                  model.layer(worst).name().c_str(),
+                  detail::error_in_int8_steps(report.value(), int8_scales, worst), excess);
+    result.log.emplace_back(line);
   }
   result.model = std::move(current).value();
   result.report = std::move(report).value();
