@@ -14,7 +14,9 @@
 #   fuzz     libFuzzer on the .npy, .npz and .tflite readers (preset fuzz, clang++),
 #            TSQ_FUZZ_SECONDS each, on a copy of tests/fuzz/corpus/; fails if an input crashes
 #            (and says where it is)
-#   firmware every core/, quant/, tensor/ header compiled for Cortex-M0 (arm-none-eabi-g++)
+#   firmware core/, quant/, tensor/, kernels/reference/ headers compiled for Cortex-M0; the
+#            exported models built for mps2-an385 (Cortex-M3) and microbit (Cortex-M0) and run
+#            under QEMU against the host's output bytes, their symbols and footprint checked
 #   clang    (only when named) the gcc stage with clang++ without sanitizers (preset clang)
 #
 # A failing stage does not stop the later ones; the exit status is non-zero if any failed.
@@ -33,7 +35,7 @@ jobs=${TSQ_JOBS:-$(nproc)}
 # libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended by clang).
 packages=(cmake ninja-build g++ clang libclang-rt-dev clang-format catch2 libeigen3-dev
   libxsimd-dev libbenchmark-dev gcc-arm-none-eabi libnewlib-arm-none-eabi
-  libstdc++-arm-none-eabi-newlib python3-numpy)
+  libstdc++-arm-none-eabi-newlib qemu-system-arm python3-numpy)
 
 stage_deps() {
   local missing=() package

@@ -67,7 +67,7 @@ class CodeWriter {
   std::string array(const std::string& name, Span<const T> values) {
     static_assert(std::is_integral_v<T>, "integer arrays only: no float reaches the firmware");
     const bool weights = values.size() * sizeof(T) > kWeightsSectionBytes;
-    text += std::string(weights ? "TSQ_MODEL_WEIGHTS " : "") + "alignas(4) inline constexpr " +
+    text += std::string(weights ? "alignas(4) TSQ_MODEL_WEIGHTS " : "alignas(4) ") + "inline constexpr " +
             cpp_type_of<T>() + " " + name + "[" +
             std::to_string(values.empty() ? 1 : values.size()) + "] = {";
     for (std::size_t i = 0; i < values.size(); ++i) {
