@@ -67,8 +67,8 @@ class CodeWriter {
   std::string array(const std::string& name, Span<const T> values) {
     static_assert(std::is_integral_v<T>, "integer arrays only: no float reaches the firmware");
     const bool weights = values.size() * sizeof(T) > kWeightsSectionBytes;
-    text += std::string(weights ? "alignas(4) TSQ_MODEL_WEIGHTS " : "alignas(4) ") + "inline constexpr " +
-            cpp_type_of<T>() + " " + name + "[" +
+    text += std::string(weights ? "alignas(4) TSQ_MODEL_WEIGHTS " : "alignas(4) ") +
+            "inline constexpr " + cpp_type_of<T>() + " " + name + "[" +
             std::to_string(values.empty() ? 1 : values.size()) + "] = {";
     for (std::size_t i = 0; i < values.size(); ++i) {
       text += i % 16 == 0 ? "\n    " : " ";
@@ -165,6 +165,12 @@ struct LayerCode {
     for (const std::string& h : includes)
       if (h == header) return;
     includes.push_back(header);
+  }
+  // A kernel's inner loops without its view checks: shapes and params were checked on the host
+  // when the model was exported, and a device has no use for the checks' code and messages.
+  void statement(const std::string& expression) { body += "  " + expression + ";\n"; }
+  static std::string rounding_argument(RoundingMode mode) {
+    return std::string("tsq::RoundingMode::") + rounding_mode_name(mode);
   }
   void call(const std::string& expression) {
     body += "  TSQ_RETURN_IF_ERROR(" + expression + ");\n";

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -423,6 +424,12 @@ class QuantizedConvolution final : public QuantizedLayer {
     const std::string params =
         codegen::write_params(code.constants, code.id + "_params", *prepared_);
     code.include("tsq/kernels/reference/conv2d.hpp");
+    if constexpr (std::is_same_v<Activation, std::int8_t>) {
+      code.statement("tsq::detail::conv2d_int8<" + code.rounding_argument(prepared_->rounding) +
+                     ">(" + params + ", " + code.inputs[0] + ", " + weights + ", " +
+                     (bias_.empty() ? std::string("nullptr") : bias) + ", " + code.output + ")");
+      return Status::ok();
+    }
     code.call("tsq::reference::conv2d(" + params + ", " + code.input_view(0, input_nhwc_) +
               ", tsq::TensorView<const std::int8_t>(" + weights + ", " +
               codegen::shape_literal(filter_shape_) + "), tsq::Span<const " +

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -273,6 +274,15 @@ class QuantizedDense final : public QuantizedLayer {
     const std::string params =
         codegen::write_params(code.constants, code.id + "_params", *prepared_);
     code.include("tsq/kernels/reference/fully_connected.hpp");
+    if constexpr (std::is_same_v<Activation, std::int8_t>) {
+      const std::size_t batches =
+          code.input_shapes[0].element_count() / static_cast<std::size_t>(depth_);
+      code.statement("tsq::detail::fully_connected_int8<" +
+                     code.rounding_argument(prepared_->rounding) + ">(" + params + ", " +
+                     std::to_string(batches) + ", " + code.inputs[0] + ", " + weights + ", " +
+                     (bias_.empty() ? std::string("nullptr") : bias) + ", " + code.output + ")");
+      return Status::ok();
+    }
     code.call("tsq::reference::fully_connected(" + params + ", " +
               code.input_view(0, code.input_shapes[0]) + ", tsq::TensorView<const std::int8_t>(" +
               weights + ", " + codegen::shape_literal(Shape{units_, depth_}) +

@@ -366,11 +366,10 @@ class QuantizedDepthwiseConvolution final : public QuantizedLayer {
     const std::string params =
         codegen::write_params(code.constants, code.id + "_params", *prepared_);
     code.include("tsq/kernels/reference/depthwise_conv2d.hpp");
-    code.call("tsq::reference::depthwise_conv2d(" + params + ", " +
-              code.input_view(0, input_nhwc_) + ", tsq::TensorView<const std::int8_t>(" + weights +
-              ", " + codegen::shape_literal(filter_shape_) + "), tsq::Span<const std::int32_t>(" +
-              bias + ", " + std::to_string(bias_.size()) + "), " + code.output_view(output_nhwc_) +
-              ")");
+    code.statement("tsq::detail::depthwise_conv2d_int8<" +
+                   code.rounding_argument(prepared_->rounding) + ">(" + params + ", " +
+                   code.inputs[0] + ", " + weights + ", " +
+                   (bias_.empty() ? std::string("nullptr") : bias) + ", " + code.output + ")");
     return Status::ok();
   }
   const PerChannelWeights<std::int8_t>& weights() const { return weights_; }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "tsq/export/kernel_params.hpp"
@@ -36,6 +37,11 @@ struct SoftmaxKernel : NoOutputMultiplier {
   static Status emit(const Params& params, codegen::LayerCode& code) {
     const std::string name = codegen::write_params(code.constants, code.id + "_params", params);
     code.include("tsq/kernels/reference/softmax.hpp");
+    if constexpr (std::is_same_v<T, std::int8_t>) {
+      code.statement("tsq::detail::softmax_int8(" + name + ", " + code.inputs[0] + ", " +
+                     code.output + ")");
+      return Status::ok();
+    }
     code.call("tsq::reference::softmax(" + name + ", " + code.input_view(0, code.input_shapes[0]) +
               ", " + code.output_view(code.output_shape) + ")");
     return Status::ok();
