@@ -23,7 +23,7 @@ endif()
 if(NOT WORK_DIR)
   set(WORK_DIR "${SOURCE_DIR}/build-firmware-headers")
 endif()
-set(FOLDERS core quant tensor kernels/reference)
+set(FOLDERS core quant tensor kernels/reference kernels/mcu)
 set(FLAGS -std=c++17 -mcpu=cortex-m0 -mthumb -fno-exceptions -fno-rtti
           -Wall -Wextra -Wpedantic -Werror)
 

@@ -423,13 +423,15 @@ class QuantizedConvolution final : public QuantizedLayer {
         code.constants.array(code.id + "_bias", Span<const Bias>(bias_.data(), bias_.size()));
     const std::string params =
         codegen::write_params(code.constants, code.id + "_params", *prepared_);
-    code.include("tsq/kernels/reference/conv2d.hpp");
     if constexpr (std::is_same_v<Activation, std::int8_t>) {
-      code.statement("tsq::detail::conv2d_int8<" + code.rounding_argument(prepared_->rounding) +
-                     ">(" + params + ", " + code.inputs[0] + ", " + weights + ", " +
+      // The loops for microcontrollers, bit-identical to the reference (kernels/mcu/).
+      code.include("tsq/kernels/mcu/conv2d.hpp");
+      code.statement("tsq::mcu::conv2d_int8<" + code.rounding_argument(prepared_->rounding) + ">(" +
+                     params + ", " + code.inputs[0] + ", " + weights + ", " +
                      (bias_.empty() ? std::string("nullptr") : bias) + ", " + code.output + ")");
       return Status::ok();
     }
+    code.include("tsq/kernels/reference/conv2d.hpp");
     code.call("tsq::reference::conv2d(" + params + ", " + code.input_view(0, input_nhwc_) +
               ", tsq::TensorView<const std::int8_t>(" + weights + ", " +
               codegen::shape_literal(filter_shape_) + "), tsq::Span<const " +
