@@ -35,7 +35,7 @@ jobs=${TSQ_JOBS:-$(nproc)}
 # libclang-rt-dev: clang's sanitizer and libFuzzer runtimes (only recommended by clang).
 packages=(cmake ninja-build g++ clang libclang-rt-dev clang-format catch2 libeigen3-dev
   libxsimd-dev libbenchmark-dev gcc-arm-none-eabi libnewlib-arm-none-eabi
-  libstdc++-arm-none-eabi-newlib qemu-system-arm python3-numpy)
+  libstdc++-arm-none-eabi-newlib qemu-system-arm g++-aarch64-linux-gnu qemu-user python3-numpy)
 
 stage_deps() {
   local missing=() package

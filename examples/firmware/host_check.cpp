@@ -38,7 +38,7 @@ int main() {
     }
     std::printf(" %zu", best);
   }
-  std::printf("\noutput digest: %08x over %zu windows; %zu bytes differ from the host model's\n",
+  std::printf("\noutput digest: %u over %zu windows; %zu bytes differ from the host model's\n",
               static_cast<unsigned>(digest), testdata::kWindows, mismatches);
   return mismatches == 0 ? 0 : 1;
 }
