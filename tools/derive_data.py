@@ -94,6 +94,18 @@ def write_text(path, text):
         stream.write(text.rstrip("\n") + "\n")
 
 
+def kept_training_note(path):
+    """The part of a PROVENANCE.md from its "## Trained models" heading on: the note on the
+    models that tools/train_har.py trained on this data, which a new derivation keeps as it is."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except FileNotFoundError:
+        return ""
+    start = text.find("## Trained models")
+    return "\n" + text[start:] if start >= 0 else ""
+
+
 def reflow(markdown, width=98):
     """Rewraps paragraphs and list items (the notes are filled in from numbers); code blocks,
     tables and headings stay as they are."""
@@ -230,6 +242,7 @@ distribution lists them:
                "st_har_model.npz", "st_har_model.layers.json", "st_har_reference.npz",
                "DATA-README-ORIGINAL.md", "LICENSE"]
     counts = np.bincount(labels, minlength=3)
+    training_note = kept_training_note(os.path.join(out, "PROVENANCE.md"))
     write_text(os.path.join(out, "PROVENANCE.md"), reflow(f"""\
 # har-st: provenance
 
@@ -274,7 +287,7 @@ Licence: BSD-3-Clause (`LICENSE`).
 {file_table(out, outputs)}
 
 {source_table(source, ["st_har_model.h5"])}
-"""))
+""") + training_note)
     print(f"har-st: {len(names)} recordings, {len(frames)} frames, float accuracy "
           f"{correct}/{len(frames)}")
 
