@@ -90,8 +90,13 @@ TEST_CASE("An exported model declares its sizes and holds integers only", "[expo
     CHECK(text.find("using Input = std::int8_t;") != std::string::npos);
     CHECK(text.find("tsq::Status run(const Input* input, Output* output, unsigned char* arena)") !=
           std::string::npos);
-    CHECK(text.find(lstm ? "tsq::reference::lstm<" : "tsq::reference::fully_connected(") !=
+    // The kernels' loops for the exported rounding mode (the host checked every shape).
+    CHECK(text.find("tsq::mcu::conv2d_int8<tsq::RoundingMode::double_rounding>(") !=
           std::string::npos);
+    CHECK(text.find("tsq::detail::fully_connected_int8<tsq::RoundingMode::double_rounding>(") !=
+          std::string::npos);
+    CHECK(text.find("single_rounding") == std::string::npos);
+    if (lstm) CHECK(text.find("tsq::reference::lstm<") != std::string::npos);
     // No float type, literal or header: every scale became a multiplier and shift on the host.
     const std::string code = code_of(text);
     CHECK_FALSE(std::regex_search(code, std::regex("\\b(float|double)\\b")));
