@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   tsq_bench::register_add();
   tsq_bench::register_elementwise();
   tsq_bench::register_io();
+  tsq_bench::register_peak();
+  tsq_bench::register_models();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   // A benchmark whose setup or eval failed was skipped with its message: fail the run (CTest).

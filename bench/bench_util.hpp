@@ -47,6 +47,8 @@ void register_pooling();  // max_pool2d, avg_pool2d, mean
 void register_add();
 void register_elementwise();  // logistic, tanh, relu, softmax, quantize, dequantize, requantize
 void register_io();           // load_npz
+void register_peak();         // this CPU's limits: peak/vnni, peak/fma, peak/stream_8mb
+void register_models();       // whole models: model/float/<model>, model/int8/<model>
 
 class SetupError : public std::runtime_error {
  public:

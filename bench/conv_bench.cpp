@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Conv2D (int8, int16, float, hybrid) and DepthwiseConv2D (int8, float).
+// Conv2D (int8, int16, float, hybrid) and DepthwiseConv2D (int8, float). Conv2D's int8_simd is
+// simd::conv2d on the detected path (bit-identical to int8), int8_simd_avx2 the same forced to
+// AVX2 where AVX2 is not already the detected path.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +13,9 @@
 #include "tsq/kernels/hybrid/conv2d.hpp"
 #include "tsq/kernels/reference/conv2d.hpp"
 #include "tsq/kernels/reference/depthwise_conv2d.hpp"
+#include "tsq/kernels/simd/conv2d.hpp"
+#include "tsq/kernels/simd/cpu.hpp"
+#include "tsq/kernels/simd/prepared.hpp"
 
 namespace tsq_bench {
 namespace {
@@ -47,6 +52,9 @@ struct ConvCase {
   tsq::hybrid::Conv2DParams hybrid_params;
   std::vector<std::int8_t> hybrid_scratch;
   std::vector<float> hybrid_output;
+  tsq::simd::SimdConv2DParams simd_params;  // int8_simd: params8's layer, packed
+  tsq::simd::OwnedPackedWeights simd_filter;
+  std::vector<std::int8_t> simd_scratch;
 
   // Bytes per activation, filter and bias element of the flavour.
   Work work(double activation_bytes, double filter_bytes, double bias_bytes) const {
@@ -90,6 +98,29 @@ ConvCase::ConvCase(const ConvShape& shape) {
            "hybrid prepare_conv2d");
   hybrid_scratch.resize(tsq::hybrid::conv2d_scratch_size(hybrid_params));
   hybrid_output.resize(output.size());
+
+  simd_params = take(tsq::simd::prepare_conv2d(params8), "simd prepare_conv2d");
+  simd_filter.allocate(tsq::simd::conv2d_packed_size(simd_params));
+  simd_filter.adopt(
+      take(tsq::simd::pack_conv2d(params8, in(weights.values, shape.filter), int8.bias,
+                                  simd_filter.value_storage(), simd_filter.tile_storage()),
+           "simd pack_conv2d"));
+  simd_scratch.resize(tsq::simd::conv2d_scratch_size(simd_params));
+}
+
+// simd::conv2d on `path` (the detected one for int8_simd).
+void add_simd_conv2d(const ConvShape& shape, const char* flavour, tsq::simd::Path path) {
+  add("conv2d", flavour, shape.name, [shape, path](benchmark::State& state) {
+    ConvCase& c = cached<ConvCase>(shape);
+    const tsq::simd::ScopedPath forced(path);
+    check(forced.status(), "simd path");
+    const auto input = in(c.int8.input, shape.input);
+    const auto output = out(c.int8.output, c.output_shape);
+    const tsq::Span<std::int8_t> scratch(c.simd_scratch);
+    time_eval(state, c.work(1, 1, 4), [&] {
+      return tsq::simd::conv2d(c.simd_params, input, c.simd_filter.view(), output, scratch);
+    });
+  });
 }
 
 void add_conv2d(const ConvShape& shape) {
@@ -102,6 +133,11 @@ void add_conv2d(const ConvShape& shape) {
     time_eval(state, c.work(1, 1, 4),
               [&] { return tsq::reference::conv2d(c.params8, input, filter, bias, output); });
   });
+  add_simd_conv2d(shape, "int8_simd", tsq::simd::detected_path());
+  if (tsq::simd::path_supported(tsq::simd::Path::avx2) &&
+      tsq::simd::detected_path() != tsq::simd::Path::avx2) {
+    add_simd_conv2d(shape, "int8_simd_avx2", tsq::simd::Path::avx2);
+  }
   add("conv2d", "int16", shape.name, [shape](benchmark::State& state) {
     ConvCase& c = cached<ConvCase>(shape);
     const auto input = in(c.int16.input, shape.input);

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // FullyConnected (int8, int16, float, hybrid): a GEMV, an LSTM's input projection over 112 steps
 // and the memory-bound 62336 -> 128 layer (8 MB of int8 weights, 32 MB in float).
+// int8_simd is simd::fully_connected on the detected path (bit-identical to int8), and
+// int8_simd_avx2 the same forced to AVX2 where AVX2 is not already the detected path. The
+// machine's peaks (peak_bench.cpp) are registered after these rows, to compare them with.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -10,8 +13,12 @@
 #include "tsq/kernels/float/fully_connected.hpp"
 #include "tsq/kernels/hybrid/fully_connected.hpp"
 #include "tsq/kernels/reference/fully_connected.hpp"
+#include "tsq/kernels/simd/cpu.hpp"
+#include "tsq/kernels/simd/fully_connected.hpp"
+#include "tsq/kernels/simd/prepared.hpp"
 
 namespace tsq_bench {
+
 namespace {
 
 struct FullyConnectedShape {
@@ -42,6 +49,9 @@ struct FullyConnectedCase {
   tsq::hybrid::FullyConnectedParams hybrid_params;
   std::vector<std::int8_t> hybrid_scratch;
   std::vector<float> hybrid_output;
+  tsq::simd::SimdFullyConnectedParams simd_params;  // int8_simd: params8's layer, packed
+  tsq::simd::OwnedPackedWeights simd_weights;
+  std::vector<std::int8_t> simd_scratch;
 
   // Bytes per activation, weight and bias element of the flavour.
   Work work(double activation_bytes, double weight_bytes, double bias_bytes) const {
@@ -87,6 +97,31 @@ FullyConnectedCase::FullyConnectedCase(const FullyConnectedShape& shape) {
       "hybrid prepare_fully_connected");
   hybrid_scratch.resize(tsq::hybrid::fully_connected_scratch_size(shape.input_depth));
   hybrid_output.resize(output.size());
+
+  simd_params = take(tsq::simd::prepare_fully_connected(params8), "simd prepare_fully_connected");
+  simd_weights.allocate(tsq::simd::fully_connected_packed_size(simd_params));
+  simd_weights.adopt(take(
+      tsq::simd::pack_fully_connected(params8, in(quantized.values, weights_shape), int8.bias,
+                                      simd_weights.value_storage(), simd_weights.tile_storage()),
+      "simd pack_fully_connected"));
+  simd_scratch.resize(tsq::simd::fully_connected_scratch_size(simd_params, shape.batches));
+}
+
+// simd::fully_connected on `path` (the detected one for int8_simd).
+void add_simd_fully_connected(const FullyConnectedShape& shape, const char* flavour,
+                              tsq::simd::Path path) {
+  add("fully_connected", flavour, shape.name, [shape, path](benchmark::State& state) {
+    FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
+    const tsq::simd::ScopedPath forced(path);
+    check(forced.status(), "simd path");
+    const auto input = in(c.int8.input, c.input_shape);
+    const auto output = out(c.int8.output, c.output_shape);
+    const tsq::Span<std::int8_t> scratch(c.simd_scratch);
+    time_eval(state, c.work(1, 1, 4), [&] {
+      return tsq::simd::fully_connected(c.simd_params, input, c.simd_weights.view(), output,
+                                        scratch);
+    });
+  });
 }
 
 void add_fully_connected(const FullyConnectedShape& shape) {
@@ -100,6 +135,11 @@ void add_fully_connected(const FullyConnectedShape& shape) {
       return tsq::reference::fully_connected(c.params8, input, weights, bias, output);
     });
   });
+  add_simd_fully_connected(shape, "int8_simd", tsq::simd::detected_path());
+  if (tsq::simd::path_supported(tsq::simd::Path::avx2) &&
+      tsq::simd::detected_path() != tsq::simd::Path::avx2) {
+    add_simd_fully_connected(shape, "int8_simd_avx2", tsq::simd::Path::avx2);
+  }
   add("fully_connected", "int16", shape.name, [shape](benchmark::State& state) {
     FullyConnectedCase& c = cached<FullyConnectedCase>(shape);
     const auto input = in(c.int16.input, c.input_shape);

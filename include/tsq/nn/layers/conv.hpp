@@ -28,6 +28,8 @@
 #include "tsq/kernels/hybrid/conv2d.hpp"
 #include "tsq/kernels/prepared.hpp"
 #include "tsq/kernels/reference/conv2d.hpp"
+#include "tsq/kernels/simd/prepared.hpp"
+#include "tsq/nn/float_backend.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/weights.hpp"
 
@@ -225,7 +227,9 @@ class Convolution : public Layer {
   const Shape& output_nhwc() const { return output_nhwc_; }
 
   std::size_t float_scratch_bytes(Span<const Shape> /*inputs*/) const override {
-    return half_ ? scratch_bytes_for<float>(kernel_half_.values.size()) : 0;
+    return (half_ ? scratch_bytes_for<float>(kernel_half_.values.size()) : 0) +
+           scratch_bytes_for<float>(
+               float_conv2d_scratch_floats(input_nhwc_, filter_shape(), options()));
   }
   Status run_float(Span<const TensorView<const float>> inputs, const TensorView<float>& output,
                    Span<std::byte> scratch, LayerCalibration* /*calibration*/) const override {
@@ -240,9 +244,11 @@ class Convolution : public Layer {
     if (!input.is_ok()) return with_layer(input.status());
     const Result<TensorView<float>> out = output.reshaped(output_nhwc_);
     if (!out.is_ok()) return with_layer(out.status());
-    return with_layer(floating::conv2d(options(), input.value(),
-                                       TensorView<const float>(weights, filter_shape()),
-                                       Span<const float>(bias_.data(), bias_.size()), out.value()));
+    const Span<float> patches = take_scratch<float>(
+        scratch, float_conv2d_scratch_floats(input_nhwc_, filter_shape(), options()));
+    return with_layer(
+        float_conv2d(options(), input.value(), TensorView<const float>(weights, filter_shape()),
+                     Span<const float>(bias_.data(), bias_.size()), out.value(), patches));
   }
 
   bool supports(Precision precision) const override {
@@ -387,17 +393,40 @@ class QuantizedConvolution final : public QuantizedLayer {
         input_nhwc_(input_nhwc),
         filter_shape_(filter_shape),
         output_nhwc_(output_nhwc),
-        output_(output) {}
+        output_(output) {
+    // int8 layers run the SIMD kernel (kernels/simd/, the fastest path this CPU has, bit-identical
+    // to the reference); its packed weights are shared by copies, being never written.
+    if constexpr (std::is_same_v<Activation, std::int8_t>) {
+      auto fast = simd::PreparedConv2D::from_reference(
+          *prepared_, TensorView<const std::int8_t>(weights_.values.data(), filter_shape_),
+          Span<const std::int32_t>(bias_.data(), bias_.size()));
+      if (fast.is_ok()) {
+        fast_ = std::make_shared<const simd::PreparedConv2D>(std::move(fast).value());
+      }
+    }
+  }
   std::unique_ptr<QuantizedLayer> clone() const override {
     return std::make_unique<QuantizedConvolution>(*this);
   }
+  std::size_t scratch_bytes() const override {
+    return fast_ ? scratch_bytes_for<std::int8_t>(fast_->scratch_size()) : 0;
+  }
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
-             Span<std::byte> /*scratch*/) const override {
+             Span<std::byte> scratch) const override {
     const Result<TensorView<const Activation>> input =
         inputs[0].view<const Activation>().reshaped(input_nhwc_);
     if (!input.is_ok()) return input.status();
     const Result<TensorView<Activation>> out = output.view<Activation>().reshaped(output_nhwc_);
     if (!out.is_ok()) return out.status();
+    if constexpr (std::is_same_v<Activation, std::int8_t>) {
+      if (fast_) {
+        const Span<std::int8_t> rows = take_scratch<std::int8_t>(scratch, fast_->scratch_size());
+        if (rows.data() == nullptr) {
+          return Status::error(ErrorCode::buffer_too_small, "Conv scratch");
+        }
+        return fast_->run(input.value(), out.value(), rows);
+      }
+    }
     return reference::conv2d(prepared_, input.value(),
                              TensorView<const std::int8_t>(weights_.values.data(), filter_shape_),
                              Span<const Bias>(bias_.data(), bias_.size()), out.value());
@@ -450,6 +479,7 @@ class QuantizedConvolution final : public QuantizedLayer {
   Shape filter_shape_;
   Shape output_nhwc_;
   TensorQuantization output_;
+  std::shared_ptr<const simd::PreparedConv2D> fast_;
 };
 
 // DRQ: int8 weights, each float input window quantized on the fly (hybrid::conv2d).

@@ -20,6 +20,8 @@
 #include "tsq/kernels/hybrid/fully_connected.hpp"
 #include "tsq/kernels/prepared.hpp"
 #include "tsq/kernels/reference/fully_connected.hpp"
+#include "tsq/kernels/simd/prepared.hpp"
+#include "tsq/nn/float_backend.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/weights.hpp"
 #include "tsq/ptq/weight_rounding.hpp"
@@ -128,7 +130,7 @@ class Dense final : public Layer {
       kernel_half_.decode(decoded.data());
       weights = decoded.data();
     }
-    return with_layer(floating::fully_connected(
+    return with_layer(detail::float_fully_connected(
         activation_, inputs[0], TensorView<const float>(weights, Shape{units_, depth_}),
         Span<const float>(bias_.data(), bias_.size()), output));
   }
@@ -241,12 +243,33 @@ class QuantizedDense final : public QuantizedLayer {
         prepared_(std::move(prepared)),
         units_(units),
         depth_(depth),
-        output_(output) {}
+        output_(output) {
+    // int8 layers run the SIMD kernel (kernels/simd/, the fastest path this CPU has, bit-identical
+    // to the reference); its packed weights are shared by copies, being never written.
+    if constexpr (std::is_same_v<Activation, std::int8_t>) {
+      auto fast = simd::PreparedFullyConnected::from_reference(
+          *prepared_, TensorView<const std::int8_t>(weights_.values.data(), Shape{units_, depth_}),
+          Span<const std::int32_t>(bias_.data(), bias_.size()));
+      if (fast.is_ok()) {
+        fast_ = std::make_shared<const simd::PreparedFullyConnected>(std::move(fast).value());
+      }
+    }
+  }
   std::unique_ptr<QuantizedLayer> clone() const override {
     return std::make_unique<QuantizedDense>(*this);
   }
+  std::size_t scratch_bytes() const override {
+    return fast_ ? scratch_bytes_for<std::int8_t>(fast_->scratch_size(kSimdRows)) : 0;
+  }
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
-             Span<std::byte> /*scratch*/) const override {
+             Span<std::byte> scratch) const override {
+    if (fast_) {
+      const Span<std::int8_t> rows =
+          take_scratch<std::int8_t>(scratch, fast_->scratch_size(kSimdRows));
+      if (rows.data() == nullptr)
+        return Status::error(ErrorCode::buffer_too_small, "Dense scratch");
+      return fast_->run(inputs[0].view<const std::int8_t>(), output.view<std::int8_t>(), rows);
+    }
     return reference::fully_connected(
         prepared_, inputs[0].view<const Activation>(),
         TensorView<const std::int8_t>(weights_.values.data(), Shape{units_, depth_}),
@@ -293,12 +316,15 @@ class QuantizedDense final : public QuantizedLayer {
   const PerChannelWeights<std::int8_t>& weights() const { return weights_; }
 
  private:
+  // Rows of input the SIMD kernel's scratch holds at once (more rows run in blocks).
+  static constexpr std::int32_t kSimdRows = 16;
   PerChannelWeights<std::int8_t> weights_;
   std::vector<Bias> bias_;
   Prepared<FullyConnectedParams> prepared_;
   std::int32_t units_;
   std::int32_t depth_;
   TensorQuantization output_;
+  std::shared_ptr<const simd::PreparedFullyConnected> fast_;
 };
 
 // DRQ: int8 weights, float activations quantized per row on the fly.

@@ -24,6 +24,7 @@
 
 #include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/depthwise_conv2d.hpp"
+#include "tsq/kernels/mcu/depthwise_conv2d.hpp"
 #include "tsq/kernels/prepared.hpp"
 #include "tsq/kernels/reference/depthwise_conv2d.hpp"
 #include "tsq/nn/layer.hpp"
@@ -339,7 +340,8 @@ class QuantizedDepthwiseConvolution final : public QuantizedLayer {
     if (!input.is_ok()) return input.status();
     const Result<TensorView<std::int8_t>> out = output.view<std::int8_t>().reshaped(output_nhwc_);
     if (!out.is_ok()) return out.status();
-    return reference::depthwise_conv2d(
+    // The reference's arithmetic in tighter loops (kernels/mcu/, bit-identical).
+    return mcu::depthwise_conv2d(
         prepared_, input.value(),
         TensorView<const std::int8_t>(weights_.values.data(), filter_shape_),
         Span<const std::int32_t>(bias_.data(), bias_.size()), out.value());
@@ -365,8 +367,8 @@ class QuantizedDepthwiseConvolution final : public QuantizedLayer {
         code.id + "_bias", Span<const std::int32_t>(bias_.data(), bias_.size()));
     const std::string params =
         codegen::write_params(code.constants, code.id + "_params", *prepared_);
-    code.include("tsq/kernels/reference/depthwise_conv2d.hpp");
-    code.statement("tsq::detail::depthwise_conv2d_int8<" +
+    code.include("tsq/kernels/mcu/depthwise_conv2d.hpp");
+    code.statement("tsq::mcu::depthwise_conv2d_int8<" +
                    code.rounding_argument(prepared_->rounding) + ">(" + params + ", " +
                    code.inputs[0] + ", " + weights + ", " +
                    (bias_.empty() ? std::string("nullptr") : bias) + ", " + code.output + ")");

@@ -22,6 +22,7 @@
 #include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/avg_pool2d.hpp"
 #include "tsq/kernels/float/max_pool2d.hpp"
+#include "tsq/kernels/mcu/max_pool2d.hpp"
 #include "tsq/kernels/reference/avg_pool2d.hpp"
 #include "tsq/kernels/reference/max_pool2d.hpp"
 #include "tsq/kernels/reference/pool2d_common.hpp"
@@ -55,7 +56,9 @@ class QuantizedPooling final : public QuantizedLayer {
     if (!input.is_ok()) return input.status();
     const Result<TensorView<Activation>> out = output.view<Activation>().reshaped(output_nhwc_);
     if (!out.is_ok()) return out.status();
-    if constexpr (Reduction == PoolReduction::max) {
+    if constexpr (Reduction == PoolReduction::max && std::is_same_v<Activation, std::int8_t>) {
+      return mcu::max_pool2d(params_, input.value(), out.value());  // bit-identical, faster
+    } else if constexpr (Reduction == PoolReduction::max) {
       return reference::max_pool2d(params_, input.value(), out.value());
     } else {
       return reference::avg_pool2d(params_, input.value(), out.value());
@@ -65,6 +68,12 @@ class QuantizedPooling final : public QuantizedLayer {
   Status emit(codegen::LayerCode& code) const override {
     const std::string params = codegen::write_params(code.constants, code.id + "_params", params_);
     constexpr bool max = Reduction == PoolReduction::max;
+    if constexpr (max && std::is_same_v<Activation, std::int8_t>) {
+      code.include("tsq/kernels/mcu/max_pool2d.hpp");
+      code.statement("tsq::mcu::max_pool2d_int8(" + params + ", " + code.inputs[0] + ", " +
+                     code.output + ")");
+      return Status::ok();
+    }
     code.include(max ? "tsq/kernels/reference/max_pool2d.hpp"
                      : "tsq/kernels/reference/avg_pool2d.hpp");
     code.call(std::string(max ? "tsq::reference::max_pool2d(" : "tsq::reference::avg_pool2d(") +
