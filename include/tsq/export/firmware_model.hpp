@@ -155,7 +155,7 @@ inline Result<FirmwareModel> export_firmware_model(const QuantizedModel& q,
     if (in_arena && items[s].first_step >= 0) items[s].bytes = slot_bytes(s);
   }
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    items.push_back(nn::ArenaItem{alias_step[i] ? 0 : steps[i].layer->scratch_bytes(),
+    items.push_back(nn::ArenaItem{alias_step[i] ? 0 : steps[i].layer->exported_scratch_bytes(),
                                   static_cast<int>(i), static_cast<int>(i)});
   }
   const nn::ArenaPlan plan = nn::plan_arena(items);

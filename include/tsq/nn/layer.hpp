@@ -194,6 +194,8 @@ class QuantizedLayer {
   // Layers that only move data, when their output is the input's elements [offset, offset + n):
   // the offset, so that the exported model reads the input in place instead of copying it.
   virtual std::optional<std::size_t> output_aliases_input() const { return std::nullopt; }
+  // Scratch bytes the exported code needs (the host forms may need more, e.g. SIMD row buffers).
+  virtual std::size_t exported_scratch_bytes() const { return scratch_bytes(); }
   // The layer's intermediates over the window `inputs` (host only, allocates; runs the layer
   // again): the same names and value order as Layer::float_intermediates. None by default.
   virtual Status intermediates(Span<const AnyTensor> /*inputs*/,

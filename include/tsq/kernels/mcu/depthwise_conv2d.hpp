@@ -2,9 +2,10 @@
 // DepthwiseConv2D int8 with the reference's arithmetic (kernels/reference/depthwise_conv2d.hpp,
 // the specification) in loops for short in-order cores, and fast on any host too: the taps inside
 // the image are found once per output pixel instead of being tested one by one through a
-// callback, and the accumulator runs over them directly. The same products are summed (int32
-// never overflows for a prepared layer) and requantized by the reference's own function, so the
-// outputs are bit-identical (tests/kernels/mcu_kernels_test.cpp).
+// callback, and each tap adds a contiguous row of filter values to the accumulators of a chunk of
+// output channels (no division per output for the input channel). The same products are summed
+// (int32 never overflows for a prepared layer) and requantized by the reference's own function, so
+// the outputs are bit-identical (tests/kernels/mcu_kernels_test.cpp).
 #pragma once
 
 #include <cstddef>
@@ -27,6 +28,10 @@ void depthwise_conv2d_int8(const DepthwiseConv2DParams& params, const std::int8_
   const std::int32_t channels = g.output.channels;
   const std::int32_t multiplier = params.depth_multiplier;
   const std::int32_t zero_point = params.input_zero_point;
+  // Output channels in chunks whose accumulators stay in registers or on the stack; each tap
+  // then adds one contiguous filter row to them.
+  constexpr std::int32_t kChunk = 32;
+  std::int32_t accumulators[kChunk];
   for (std::int32_t n = 0; n < g.output.batch; ++n) {
     for (std::int32_t oy = 0; oy < g.output.height; ++oy) {
       const std::int32_t y0 = oy * g.stride_height - g.pad_top;
@@ -36,24 +41,41 @@ void depthwise_conv2d_int8(const DepthwiseConv2DParams& params, const std::int8_
         const std::int32_t x0 = ox * g.stride_width - g.pad_left;
         const detail::TapRange cols =
             detail::taps_inside(x0, g.dilation_width, g.filter_width, g.input.width);
-        for (std::int32_t oc = 0; oc < channels; ++oc) {
-          const std::int32_t input_channel = oc / multiplier;
-          std::int32_t accumulator = 0;
+        for (std::int32_t first = 0; first < channels; first += kChunk) {
+          const std::int32_t count = channels - first < kChunk ? channels - first : kChunk;
+          for (std::int32_t i = 0; i < count; ++i) accumulators[i] = 0;
           for (std::int32_t fy = rows.begin; fy < rows.end; ++fy) {
-            const std::int8_t* pixel =
-                input + tsq::nhwc_offset(g.input, n, y0 + g.dilation_height * fy,
-                                         x0 + g.dilation_width * cols.begin, input_channel);
-            const std::int8_t* tap = filter + (fy * g.filter_width + cols.begin) * channels + oc;
             for (std::int32_t fx = cols.begin; fx < cols.end; ++fx) {
-              accumulator += static_cast<std::int32_t>(*tap) * (*pixel - zero_point);
-              pixel += g.dilation_width * g.input.channels;
-              tap += channels;
+              const std::int8_t* pixel =
+                  input + tsq::nhwc_offset(g.input, n, y0 + g.dilation_height * fy,
+                                           x0 + g.dilation_width * fx, 0);
+              const std::int8_t* taps = filter + (fy * g.filter_width + fx) * channels + first;
+              if (multiplier == 1) {
+                pixel += first;
+                for (std::int32_t i = 0; i < count; ++i) {
+                  accumulators[i] += static_cast<std::int32_t>(taps[i]) * (pixel[i] - zero_point);
+                }
+              } else {
+                // Output channel first + i reads input channel (first + i) / multiplier.
+                std::int32_t input_channel = first / multiplier;
+                std::int32_t repeat = first % multiplier;
+                for (std::int32_t i = 0; i < count; ++i) {
+                  accumulators[i] +=
+                      static_cast<std::int32_t>(taps[i]) * (pixel[input_channel] - zero_point);
+                  if (++repeat == multiplier) {
+                    repeat = 0;
+                    ++input_channel;
+                  }
+                }
+              }
             }
           }
-          const std::int32_t value = tsq::detail::requantize_int8_accumulator<Mode>(
-              accumulator, bias, params.multipliers, oc, params.output_zero_point);
-          *output++ =
-              static_cast<std::int8_t>(clamp(value, params.activation.min, params.activation.max));
+          for (std::int32_t i = 0; i < count; ++i) {
+            const std::int32_t value = tsq::detail::requantize_int8_accumulator<Mode>(
+                accumulators[i], bias, params.multipliers, first + i, params.output_zero_point);
+            *output++ = static_cast<std::int8_t>(
+                clamp(value, params.activation.min, params.activation.max));
+          }
         }
       }
     }

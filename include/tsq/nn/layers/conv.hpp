@@ -411,6 +411,7 @@ class QuantizedConvolution final : public QuantizedLayer {
   std::size_t scratch_bytes() const override {
     return fast_ ? scratch_bytes_for<std::int8_t>(fast_->scratch_size()) : 0;
   }
+  std::size_t exported_scratch_bytes() const override { return 0; }  // kernels/mcu loops
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
              Span<std::byte> scratch) const override {
     const Result<TensorView<const Activation>> input =

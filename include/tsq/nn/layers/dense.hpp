@@ -261,6 +261,7 @@ class QuantizedDense final : public QuantizedLayer {
   std::size_t scratch_bytes() const override {
     return fast_ ? scratch_bytes_for<std::int8_t>(fast_->scratch_size(kSimdRows)) : 0;
   }
+  std::size_t exported_scratch_bytes() const override { return 0; }  // the reference loops
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
              Span<std::byte> scratch) const override {
     if (fast_) {
