@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// tsq_bench: every kernel's integer reference against its float reference (and hybrid where
-// one exists), named `<op>/<flavour>/<shape>`, flavour in {int8, int16, float, hybrid}, on the
-// shapes of DESIGN.md ("Shapes that matter"), and load_npz on archives of many members
-// (`io/load_npz/members:<n>`). See bench/CMakeLists.txt for usage and bench/ratio_table.py for
-// the float/integer table.
+// tsq_bench: every kernel, named `<op>/<flavour>/<shape>` (reference, float, hybrid, int8_simd,
+// eigen flavours), the CPU's limits (peak/*), whole models (model/*) and load_npz on archives of
+// many members. See bench/CMakeLists.txt for usage, bench/speed_table.py and
+// bench/ratio_table.py for the tables of one run.
 #include <benchmark/benchmark.h>
 
 #include <vector>

@@ -16,7 +16,8 @@
 #            (and says where it is)
 #   firmware core/, quant/, tensor/, kernels/reference/ headers compiled for Cortex-M0; the
 #            exported models built for mps2-an385 (Cortex-M3) and microbit (Cortex-M0) and run
-#            under QEMU against the host's output bytes, their symbols and footprint checked
+#            under QEMU against the host's output bytes, their symbols and footprint checked; the
+#            SIMD tests cross-compiled for aarch64 and run under qemu-aarch64 (label cross)
 #   clang    (only when named) the gcc stage with clang++ without sanitizers (preset clang)
 #
 # A failing stage does not stop the later ones; the exit status is non-zero if any failed.
@@ -82,12 +83,12 @@ build_and_test() {
   ctest --test-dir "$dir" -j"$jobs" --no-tests=error --output-on-failure "$@"
 }
 
-# The firmware check runs once, in its own stage, not in every compiler's ctest run.
-stage_gcc() { build_and_test dev -LE '^firmware$'; }
-stage_clang() { build_and_test clang -LE '^firmware$'; }
+# The firmware and cross checks run once, in their own stage, not in every compiler's run.
+stage_gcc() { build_and_test dev -LE '^(firmware|cross)$'; }
+stage_clang() { build_and_test clang -LE '^(firmware|cross)$'; }
 stage_asan() {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    build_and_test asan -LE '^(firmware|package|report)$'
+    build_and_test asan -LE '^(firmware|cross|package|report)$'
 }
 # Each fuzzer runs on a fresh copy of its seed corpus (what it adds stays in the build tree) plus
 # the regression inputs; -timeout (per input) and -rss_limit_mb (also the largest single
@@ -126,7 +127,7 @@ stage_fuzz() {
 stage_firmware() {
   local dir="$build_root/dev"
   [[ -f $dir/CTestTestfile.cmake ]] || cmake --preset dev -B "$dir"
-  ctest --test-dir "$dir" -L '^firmware$' --no-tests=error --output-on-failure
+  ctest --test-dir "$dir" -L '^(firmware|cross)$' -j"$jobs" --no-tests=error --output-on-failure
 }
 
 all_stages=(deps format gcc asan fuzz firmware clang)
