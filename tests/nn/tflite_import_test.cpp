@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Models imported from .tflite files (tsq/import/tflite_model.hpp), run on real data:
-//  - the float ECG CNN: the same layers as the hand-wired model of examples/ecg_demo.cpp (with
+//  - the float ECG CNN: the same layers as the model composed by hand below (with
 //    weights from the JSON-converted .npz), and the same outputs, bit for bit, on every beat;
 //  - the int8 ECG CNN: every layer's int8 output equal, byte for byte, to the .npz path (the
 //    int8 weights, biases, scales and zero points of ecg_classifier_int8.npz run through the
@@ -139,7 +139,7 @@ Beats load_beats() {
   return beats;
 }
 
-// --- The float ECG model wired by hand, as examples/ecg_demo.cpp does (its TFLite tensors
+// --- The float ECG model composed by hand with the model API (its TFLite tensors
 // renamed to layers).
 
 nn::Model hand_wired_ecg() {
