@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "shapes.hpp"
 #include "tsq/kernels/float/conv2d.hpp"
 #include "tsq/kernels/float/depthwise_conv2d.hpp"
 #include "tsq/kernels/hybrid/conv2d.hpp"
@@ -21,20 +22,7 @@ namespace tsq_bench {
 namespace {
 
 // ---------------------------------------------------------------------------------------------
-// Conv2D. All VALID, stride 1, no fused activation (the DESIGN table gives VALID for conv_deep;
-// conv_first is the same model's first layer; conv_ecg's padding is not given, VALID assumed).
-
-struct ConvShape {
-  std::string name;
-  tsq::Shape input;   // [N, H, W, C_in]
-  tsq::Shape filter;  // [C_out, KH, KW, C_in]
-};
-
-const ConvShape kConvShapes[] = {
-    {"conv_deep", {1, 128, 6, 64}, {64, 5, 1, 64}},
-    {"conv_first", {1, 128, 6, 1}, {64, 5, 1, 1}},
-    {"conv_ecg", {1, 12, 996, 32}, {32, 1, 5, 32}},
-};
+// Conv2D on kConvShapes (shapes.hpp).
 
 struct ConvCase {
   explicit ConvCase(const ConvShape& shape);

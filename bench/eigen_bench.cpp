@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "shapes.hpp"
 #include "tsq/kernels/common.hpp"
 #include "tsq/kernels/eigen/conv2d.hpp"
 #include "tsq/kernels/eigen/fully_connected.hpp"
@@ -43,20 +44,7 @@ void check_agreement(const std::vector<float>& got, const std::vector<float>& ex
 }
 
 // ---------------------------------------------------------------------------------------------
-// FullyConnected: the shapes of fully_connected_bench.cpp.
-
-struct FullyConnectedShape {
-  std::string name;
-  std::int32_t batches;
-  std::int32_t input_depth;
-  std::int32_t units;
-};
-
-const FullyConnectedShape kFullyConnectedShapes[] = {
-    {"fc_gemv", 1, 384, 512},
-    {"fc_time", 112, 384, 512},
-    {"fc_big", 1, 62336, 128},
-};
+// FullyConnected on kFullyConnectedShapes (shapes.hpp).
 
 struct FullyConnectedCase {
   explicit FullyConnectedCase(const FullyConnectedShape& shape) {
@@ -101,19 +89,7 @@ void add_fully_connected(const FullyConnectedShape& shape) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Conv2D: the shapes of conv_bench.cpp (VALID, stride 1, no fused activation).
-
-struct ConvShape {
-  std::string name;
-  tsq::Shape input;   // [N, H, W, C_in]
-  tsq::Shape filter;  // [C_out, KH, KW, C_in]
-};
-
-const ConvShape kConvShapes[] = {
-    {"conv_deep", {1, 128, 6, 64}, {64, 5, 1, 64}},
-    {"conv_first", {1, 128, 6, 1}, {64, 5, 1, 1}},
-    {"conv_ecg", {1, 12, 996, 32}, {32, 1, 5, 32}},
-};
+// Conv2D on kConvShapes (shapes.hpp).
 
 struct ConvCase {
   explicit ConvCase(const ConvShape& shape) {
@@ -161,19 +137,7 @@ void add_conv2d(const ConvShape& shape) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// LSTM: the shapes of lstm_bench.cpp, batch 1, every step's output, from the zero state.
-
-struct LstmShape {
-  std::string name;
-  std::int32_t input_size;
-  std::int32_t hidden_size;
-  std::int32_t steps;
-};
-
-const LstmShape kLstmShapes[] = {
-    {"lstm_deep", 384, 128, 112},
-    {"lstm_small", 64, 16, 250},
-};
+// LSTM on kLstmShapes (shapes.hpp), batch 1, every step's output, from the zero state.
 
 struct LstmCase {
   explicit LstmCase(const LstmShape& shape) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "shapes.hpp"
 #include "tsq/kernels/float/fully_connected.hpp"
 #include "tsq/kernels/hybrid/fully_connected.hpp"
 #include "tsq/kernels/reference/fully_connected.hpp"
@@ -20,19 +21,6 @@
 namespace tsq_bench {
 
 namespace {
-
-struct FullyConnectedShape {
-  std::string name;
-  std::int32_t batches;
-  std::int32_t input_depth;
-  std::int32_t units;
-};
-
-const FullyConnectedShape kShapes[] = {
-    {"fc_gemv", 1, 384, 512},
-    {"fc_time", 112, 384, 512},
-    {"fc_big", 1, 62336, 128},
-};
 
 struct FullyConnectedCase {
   explicit FullyConnectedCase(const FullyConnectedShape& shape);
@@ -177,7 +165,7 @@ void add_fully_connected(const FullyConnectedShape& shape) {
 }  // namespace
 
 void register_fully_connected() {
-  for (const FullyConnectedShape& shape : kShapes) add_fully_connected(shape);
+  for (const FullyConnectedShape& shape : kFullyConnectedShapes) add_fully_connected(shape);
 }
 
 }  // namespace tsq_bench

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "shapes.hpp"
 #include "tsq/kernels/common.hpp"
 #include "tsq/kernels/float/lstm.hpp"
 #include "tsq/kernels/hybrid/lstm.hpp"
@@ -23,18 +24,6 @@
 
 namespace tsq_bench {
 namespace {
-
-struct LstmShape {
-  std::string name;
-  std::int32_t input_size;
-  std::int32_t hidden_size;
-  std::int32_t steps;
-};
-
-const LstmShape kShapes[] = {
-    {"lstm_deep", 384, 128, 112},
-    {"lstm_small", 64, 16, 250},
-};
 
 constexpr std::int32_t kGates = tsq::kLstmGateCount;
 
@@ -190,7 +179,7 @@ void add_lstm(const LstmShape& shape) {
 }  // namespace
 
 void register_lstm() {
-  for (const LstmShape& shape : kShapes) add_lstm(shape);
+  for (const LstmShape& shape : kLstmShapes) add_lstm(shape);
 }
 
 }  // namespace tsq_bench

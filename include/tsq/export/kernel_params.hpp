@@ -116,20 +116,27 @@ inline std::string write_params(CodeWriter& out, const std::string& id,
   return detail::finish(out, "tsq::FullyConnectedParams", id, w);
 }
 
-inline std::string write_params(CodeWriter& out, const std::string& id, const MaxPool2DParams& p) {
+namespace detail {
+
+// MaxPool2D and AvgPool2D params have the same fields.
+template <typename PoolParams>
+std::string write_pool_params(CodeWriter& out, const std::string& id, const PoolParams& p,
+                              const std::string& type) {
   ParamsWriter w("p");
-  detail::write_geometry(w, p.geometry);
-  detail::write_activation(w, p.activation);
+  write_geometry(w, p.geometry);
+  write_activation(w, p.activation);
   w.field("type", p.type);
-  return detail::finish(out, "tsq::MaxPool2DParams", id, w);
+  return finish(out, type, id, w);
+}
+
+}  // namespace detail
+
+inline std::string write_params(CodeWriter& out, const std::string& id, const MaxPool2DParams& p) {
+  return detail::write_pool_params(out, id, p, "tsq::MaxPool2DParams");
 }
 
 inline std::string write_params(CodeWriter& out, const std::string& id, const AvgPool2DParams& p) {
-  ParamsWriter w("p");
-  detail::write_geometry(w, p.geometry);
-  detail::write_activation(w, p.activation);
-  w.field("type", p.type);
-  return detail::finish(out, "tsq::AvgPool2DParams", id, w);
+  return detail::write_pool_params(out, id, p, "tsq::AvgPool2DParams");
 }
 
 inline std::string write_params(CodeWriter& out, const std::string& id, const SoftmaxParams& p) {
