@@ -18,9 +18,10 @@ set(flags -std=c++17 -O2 -march=armv8.2-a+dotprod -Wall -Wextra -Wpedantic -Werr
 set(objects "")
 # Catch2's main once (the slowest file), then the tests; static, so that qemu-aarch64 needs no
 # aarch64 loader or libraries.
-foreach(source ${SOURCE_DIR}/tests/catch_main.cpp ${SOURCE_DIR}/tests/simd/simd_cpu_test.cpp
-               ${SOURCE_DIR}/tests/simd/simd_fully_connected_test.cpp
-               ${SOURCE_DIR}/tests/simd/simd_conv2d_test.cpp)
+# Every tests/simd/simd_*_test.cpp, as tsq_simd_test has them.
+file(GLOB simd_tests ${SOURCE_DIR}/tests/simd/simd_*_test.cpp)
+list(SORT simd_tests)
+foreach(source ${SOURCE_DIR}/tests/catch_main.cpp ${simd_tests})
   get_filename_component(name ${source} NAME_WE)
   set(object ${WORK_DIR}/${name}.o)
   # Catch2's main is compiled once per build tree; the tests every time (their headers change).

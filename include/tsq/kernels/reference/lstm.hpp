@@ -382,6 +382,49 @@ Status check_lstm_types(const LstmParams& p) {
   return Status::ok();
 }
 
+// The elementwise half of a step for hidden unit j, from the gate pre-activations a (Q3.12,
+// gates i, f, c, o at j, H + j, 2H + j, 3H + j): updates the cell and the state, writes the
+// output. The SIMD LSTM runs this same function where it has no vector form.
+template <RoundingMode Mode, typename Activation, typename State>
+inline void lstm_unit(const LstmParams& p, const std::int32_t* gates, std::int32_t j, State* state,
+                      std::int16_t* cell, Activation* output) {
+  const std::int32_t h = p.hidden_size;
+  const std::int32_t input_gate = fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[j]));
+  const std::int32_t forget_gate =
+      fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[h + j]));
+  const std::int32_t cell_gate =
+      fixed_point::tanh_int16(static_cast<std::int16_t>(gates[2 * h + j]), -12);
+  const std::int32_t output_gate =
+      fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[3 * h + j]));
+  const std::int32_t kept = saturate_to_int16(
+      multiply_by_quantized_multiplier<Mode>(forget_gate * cell[j], p.forget_cell_multiplier));
+  const std::int32_t added = saturate_to_int16(
+      multiply_by_quantized_multiplier<Mode>(input_gate * cell_gate, p.input_cell_multiplier));
+  std::int32_t new_cell = saturate_to_int16(kept + added);
+  if (p.clip_cell) {
+    new_cell = clamp(new_cell, -p.quantized_cell_clip, p.quantized_cell_clip);
+  }
+  cell[j] = static_cast<std::int16_t>(new_cell);
+  const std::int32_t product = output_gate * fixed_point::tanh_int16(cell[j], p.cell_exponent);
+  const std::int32_t value =
+      p.hidden_zero_point + multiply_by_quantized_multiplier<Mode>(product, p.hidden_multiplier);
+  output[j] = static_cast<Activation>(clamp(value, p.hidden_min, p.hidden_max));
+  if (p.separate_state) {
+    const std::int32_t state_value =
+        p.state_zero_point + multiply_by_quantized_multiplier<Mode>(product, p.state_multiplier);
+    state[j] = static_cast<State>(clamp(state_value, p.state_min, p.state_max));
+  } else {
+    state[j] = static_cast<State>(output[j]);
+  }
+}
+
+// a = sat16(u + v) of one gate row, with the sum in int64 so that two unsaturated int32 terms
+// (tsq's extension) saturate once.
+inline std::int32_t lstm_gate_sum(std::int32_t input_product, std::int32_t recurrent_product) {
+  return saturate_to_int16(
+      saturate_to_int32(static_cast<std::int64_t>(input_product) + recurrent_product));
+}
+
 // The recurrent half of a step: `input_products` holds u for this step. Updates the state and
 // the cell and writes the step's output (which is the state itself unless separate_state).
 template <RoundingMode Mode, typename Activation, typename State, typename Weight>
@@ -394,38 +437,9 @@ void lstm_recurrence(const LstmParams& p, const LstmIntegerWeights<Weight>& weig
                                   p.recurrent_effective_bias, p.recurrent_multipliers,
                                   p.saturate_gate_products, gates);
   for (std::int32_t r = 0; r < kLstmGateCount * h; ++r) {
-    gates[r] = saturate_to_int16(
-        saturate_to_int32(static_cast<std::int64_t>(gates[r]) + input_products[r]));
+    gates[r] = lstm_gate_sum(input_products[r], gates[r]);
   }
-  for (std::int32_t j = 0; j < h; ++j) {
-    const std::int32_t input_gate = fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[j]));
-    const std::int32_t forget_gate =
-        fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[h + j]));
-    const std::int32_t cell_gate =
-        fixed_point::tanh_int16(static_cast<std::int16_t>(gates[2 * h + j]), -12);
-    const std::int32_t output_gate =
-        fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(gates[3 * h + j]));
-    const std::int32_t kept = saturate_to_int16(
-        multiply_by_quantized_multiplier<Mode>(forget_gate * cell[j], p.forget_cell_multiplier));
-    const std::int32_t added = saturate_to_int16(
-        multiply_by_quantized_multiplier<Mode>(input_gate * cell_gate, p.input_cell_multiplier));
-    std::int32_t new_cell = saturate_to_int16(kept + added);
-    if (p.clip_cell) {
-      new_cell = clamp(new_cell, -p.quantized_cell_clip, p.quantized_cell_clip);
-    }
-    cell[j] = static_cast<std::int16_t>(new_cell);
-    const std::int32_t product = output_gate * fixed_point::tanh_int16(cell[j], p.cell_exponent);
-    const std::int32_t value =
-        p.hidden_zero_point + multiply_by_quantized_multiplier<Mode>(product, p.hidden_multiplier);
-    output[j] = static_cast<Activation>(clamp(value, p.hidden_min, p.hidden_max));
-    if (p.separate_state) {
-      const std::int32_t state_value =
-          p.state_zero_point + multiply_by_quantized_multiplier<Mode>(product, p.state_multiplier);
-      state[j] = static_cast<State>(clamp(state_value, p.state_min, p.state_max));
-    } else {
-      state[j] = static_cast<State>(output[j]);
-    }
-  }
+  for (std::int32_t j = 0; j < h; ++j) lstm_unit<Mode>(p, gates, j, state, cell, output);
 }
 
 template <typename Weight>

@@ -73,9 +73,10 @@ struct StageVectors {
 };
 
 TSQ_TARGET_AVX2 inline StageVectors stage_vectors(const OutputStage& stage) {
-  return StageVectors{_mm256_set1_epi64x(stage.min - stage.zero_point),
-                      _mm256_set1_epi64x(stage.max - stage.zero_point),
-                      _mm256_set1_epi32(stage.zero_point)};
+  const std::int64_t zero_point = stage.type == OutputType::int8 ? stage.zero_point : 0;
+  return StageVectors{_mm256_set1_epi64x(stage.min - zero_point),
+                      _mm256_set1_epi64x(stage.max - zero_point),
+                      _mm256_set1_epi32(static_cast<std::int32_t>(zero_point))};
 }
 
 // Four channels' 64-bit products p: (p + C - (p < N ? D : 0)) >> T (packed_weights.hpp),
@@ -131,6 +132,20 @@ TSQ_TARGET_AVX2 inline void store_tile(std::int8_t* output, std::int32_t count, 
   }
 }
 
+// The 16 int32 outputs of a tile (`count` of them written) at the byte address `output`.
+TSQ_TARGET_AVX2 inline void store_tile_int32(std::int8_t* output, std::int32_t count, __m256i low,
+                                             __m256i high) {
+  if (count >= kTileUnits) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(output), low);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(output + 32), high);
+  } else {
+    alignas(32) std::int32_t lanes[kTileUnits];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), low);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes + 8), high);
+    std::memcpy(output, lanes, static_cast<std::size_t>(count) * 4);
+  }
+}
+
 // One row's sums over a tile: channels 0-7 and 8-15. Named members, not arrays, so that GCC
 // keeps them in registers (see gemm_avx512_vnni.hpp).
 struct RowSums {
@@ -164,16 +179,27 @@ TSQ_TARGET_AVX2 inline void accumulate(RowSums& row, const std::int8_t* activati
                                                          _mm256_madd_epi16(odd, line.high_odd)));
 }
 
-// Rows rows of sums from memory, two vectors per row (see kernel).
+// Rows rows of sums from memory, two vectors per row (see kernel); `output` and its stride in
+// bytes.
 template <RoundingMode Mode, int Rows>
 TSQ_TARGET_AVX2 void store_rows(std::int8_t* output, std::ptrdiff_t output_stride,
                                 const __m256i* sums, const TileRequantization& requantization,
                                 std::int32_t units, const OutputStage& stage) {
   const StageVectors vectors = stage_vectors(stage);
   for (int r = 0; r < Rows; ++r) {
+    std::int8_t* row = output + r * output_stride;
+    if (stage.type == OutputType::accumulator) {
+      store_tile_int32(row, units, _mm256_add_epi32(load(sums + 2 * r), load(requantization.bias)),
+                       _mm256_add_epi32(load(sums + 2 * r + 1), load(requantization.bias + 8)));
+      continue;
+    }
     const __m256i low = requantize_half<Mode>(load(sums + 2 * r), requantization, 0, vectors);
     const __m256i high = requantize_half<Mode>(load(sums + 2 * r + 1), requantization, 1, vectors);
-    store_tile(output + r * output_stride, units, low, high, vectors);
+    if (stage.type == OutputType::int32) {
+      store_tile_int32(row, units, low, high);
+    } else {
+      store_tile(row, units, low, high, vectors);
+    }
   }
 }
 
@@ -237,8 +263,8 @@ inline void gemm(const PackedWeights& weights, std::int32_t group, const GemmBlo
       const std::int32_t rows = block.row_count - r < kRows ? block.row_count - r : kRows;
       kKernels[rows - 1](block.rows + r * block.row_stride, block.row_stride,
                          values + t * weights.tile_bytes(), depth_groups, requantization[t],
-                         block.output + r * block.output_stride + t * kTileUnits,
-                         block.output_stride, units, stage);
+                         block.output_at(r, t * kTileUnits, stage.type),
+                         block.output_stride_bytes(stage.type), units, stage);
     }
   }
 }

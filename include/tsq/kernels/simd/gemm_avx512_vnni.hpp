@@ -178,12 +178,40 @@ TSQ_TARGET_AVX512_VNNI inline void store_row(std::int8_t* output, const __m512i*
   _mm512_mask_storeu_epi8(output, lanes, bytes);
 }
 
-// The accumulators of Rows rows, kTiles vectors per row, from memory (see kernel).
+// The int32 or accumulator outputs of one row (OutputType), 16 per tile, masked past `units`.
+template <RoundingMode Mode, bool Saturate, int Tiles>
+TSQ_TARGET_AVX512_VNNI inline void store_row_int32(std::int8_t* output, const __m512i* row,
+                                                   const TileRequantization* requantization,
+                                                   std::int32_t units, const OutputStage& stage) {
+  const __m512i min = _mm512_set1_epi32(stage.min);
+  const __m512i max = _mm512_set1_epi32(stage.max);
+  for (int t = 0; t < Tiles; ++t) {
+    const std::int32_t count = units - t * kTileUnits;
+    if (count <= 0) return;
+    __m512i value = _mm512_add_epi32(load(row + t), load(requantization[t].bias));  // wraps
+    if (stage.type == OutputType::int32) {
+      value = requantize_tile<Mode, Saturate>(load(row + t), requantization[t]);
+      value = _mm512_min_epi32(_mm512_max_epi32(value, min), max);
+    }
+    const auto lanes = static_cast<__mmask16>(count >= kTileUnits ? 0xFFFF : (1u << count) - 1);
+    _mm512_mask_storeu_epi32(output + t * kTileUnits * 4, lanes, value);
+  }
+}
+
+// The accumulators of Rows rows, kTiles vectors per row, from memory (see kernel); `output` and
+// its stride in bytes.
 template <RoundingMode Mode, bool Saturate, int Rows, int Tiles>
 TSQ_TARGET_AVX512_VNNI void store_rows(std::int8_t* output, std::ptrdiff_t output_stride,
                                        const __m512i* accumulators,
                                        const TileRequantization* requantization, std::int32_t units,
                                        const OutputStage& stage) {
+  if (stage.type != OutputType::int8) {
+    for (int r = 0; r < Rows; ++r) {
+      store_row_int32<Mode, Saturate, Tiles>(output + r * output_stride, accumulators + r * kTiles,
+                                             requantization, units, stage);
+    }
+    return;
+  }
   const StageVectors vectors = stage_vectors(stage);
   for (int r = 0; r < Rows; ++r) {
     store_row<Mode, Saturate, Tiles>(output + r * output_stride, accumulators + r * kTiles,
@@ -284,8 +312,8 @@ inline void gemm(const PackedWeights& weights, std::int32_t group, const GemmBlo
       const std::int32_t rows = block.row_count - r < kRows ? block.row_count - r : kRows;
       kKernels[rows - 1][tiles - 1](
           block.rows + r * block.row_stride, block.row_stride, values + t * tile_bytes, tile_bytes,
-          depth_groups, requantization + t, block.output + r * block.output_stride + t * kTileUnits,
-          block.output_stride, units, stage);
+          depth_groups, requantization + t, block.output_at(r, t * kTileUnits, stage.type),
+          block.output_stride_bytes(stage.type), units, stage);
     }
   }
 }

@@ -68,15 +68,29 @@ inline int32x4_t requantize_quarter(int32x4_t accumulators, const TileRequantiza
   return vminq_s32(vmaxq_s32(value, min), max);
 }
 
-// Rows rows of 16 sums from memory (see kernel): requantized, + Z_out, stored.
+// Rows rows of 16 sums from memory (see kernel): requantized, + Z_out, stored (`output` and its
+// stride in bytes).
 template <RoundingMode Mode, int Rows>
 void store_rows(const std::int32_t* sums, const TileRequantization& tile, std::int8_t* output,
                 std::ptrdiff_t output_stride, std::int32_t units, const OutputStage& stage) {
-  const int32x4_t min = vdupq_n_s32(stage.min - stage.zero_point);
-  const int32x4_t max = vdupq_n_s32(stage.max - stage.zero_point);
-  const int32x4_t zero_point = vdupq_n_s32(stage.zero_point);
+  const std::int32_t stage_zero_point = stage.type == OutputType::int8 ? stage.zero_point : 0;
+  const int32x4_t min = vdupq_n_s32(stage.min - stage_zero_point);
+  const int32x4_t max = vdupq_n_s32(stage.max - stage_zero_point);
+  const int32x4_t zero_point = vdupq_n_s32(stage_zero_point);
   for (int r = 0; r < Rows; ++r) {
     const std::int32_t* row_sums = sums + r * kTileUnits;
+    if (stage.type != OutputType::int8) {
+      std::int32_t lanes[kTileUnits];
+      for (int q = 0; q < 4; ++q) {
+        const int32x4_t accumulators = vld1q_s32(row_sums + 4 * q);
+        vst1q_s32(lanes + 4 * q, stage.type == OutputType::accumulator
+                                     ? vaddq_s32(accumulators, vld1q_s32(tile.bias + 4 * q))
+                                     : requantize_quarter<Mode>(accumulators, tile, q, min, max));
+      }
+      const std::int32_t count = units < kTileUnits ? units : kTileUnits;
+      std::memcpy(output + r * output_stride, lanes, static_cast<std::size_t>(count) * 4);
+      continue;
+    }
     int16x4_t words[4];
     for (int q = 0; q < 4; ++q) {
       const int32x4_t value = vaddq_s32(
@@ -183,8 +197,8 @@ inline void gemm(const PackedWeights& weights, std::int32_t group, const GemmBlo
       const std::int32_t rows = block.row_count - r < kRows ? block.row_count - r : kRows;
       kKernels[rows - 1](block.rows + r * block.row_stride, block.row_stride,
                          values + t * weights.tile_bytes(), depth_groups, requantization[t],
-                         block.output + r * block.output_stride + t * kTileUnits,
-                         block.output_stride, units, stage);
+                         block.output_at(r, t * kTileUnits, stage.type),
+                         block.output_stride_bytes(stage.type), units, stage);
     }
   }
 }

@@ -68,17 +68,25 @@ inline void gather_rows(std::int8_t* destination, std::ptrdiff_t stride,
 }
 
 // The reference's requantization tail on the folded accumulator: the same function calls, so
-// this path equals the reference by construction.
+// this path equals the reference by construction. `output` is the byte address of the first lane.
 template <RoundingMode Mode>
-void requantize_lanes(const std::int32_t* accumulators, const TileRequantization& tile,
-                      const OutputStage& stage, std::int8_t* output, std::int32_t count) {
+void store_lanes(const std::int32_t* accumulators, const TileRequantization& tile,
+                 const OutputStage& stage, std::int8_t* output, std::int32_t count) {
   for (std::int32_t lane = 0; lane < count; ++lane) {
     const std::int32_t accumulator = wrapping_add(accumulators[lane], tile.bias[lane]);
-    const std::int32_t value = tsq::detail::add_zero_point(
-        multiply_by_quantized_multiplier<Mode>(
-            accumulator, QuantizedMultiplier{tile.multiplier[lane], tile.shift[lane]}),
-        stage.zero_point);
-    output[lane] = static_cast<std::int8_t>(clamp(value, stage.min, stage.max));
+    if (stage.type == OutputType::accumulator) {
+      std::memcpy(output + 4 * lane, &accumulator, 4);
+      continue;
+    }
+    const std::int32_t value = multiply_by_quantized_multiplier<Mode>(
+        accumulator, QuantizedMultiplier{tile.multiplier[lane], tile.shift[lane]});
+    if (stage.type == OutputType::int32) {
+      const std::int32_t clamped = clamp(value, stage.min, stage.max);
+      std::memcpy(output + 4 * lane, &clamped, 4);
+    } else {
+      output[lane] = static_cast<std::int8_t>(
+          clamp(tsq::detail::add_zero_point(value, stage.zero_point), stage.min, stage.max));
+    }
   }
 }
 
@@ -106,13 +114,13 @@ inline void gemm(const PackedWeights& weights, std::int32_t group, const GemmBlo
           accumulators[lane] += sum;
         }
       }
-      std::int8_t* output = block.output + r * block.output_stride + t * kTileUnits;
+      std::int8_t* output = block.output_at(r, t * kTileUnits, stage.type);
       if (stage.rounding == RoundingMode::double_rounding) {
-        requantize_lanes<RoundingMode::double_rounding>(accumulators, requantization[t], stage,
-                                                        output, units);
+        store_lanes<RoundingMode::double_rounding>(accumulators, requantization[t], stage, output,
+                                                   units);
       } else {
-        requantize_lanes<RoundingMode::single_rounding>(accumulators, requantization[t], stage,
-                                                        output, units);
+        store_lanes<RoundingMode::single_rounding>(accumulators, requantization[t], stage, output,
+                                                   units);
       }
     }
   }

@@ -115,25 +115,48 @@ struct PackedWeights {
   }
 };
 
+// What a GEMM writes per output channel, with acc the dot product of the kernels' activation
+// bytes (x + kInputOffset) and the weights, and bias the tile's folded bias:
+//  - int8: the ops' outputs, clamp(multiply_by_quantized_multiplier(acc + bias) + Z_out);
+//  - int32: multiply_by_quantized_multiplier(acc + bias) clamped to [min, max], no zero point
+//    (the LSTM's gate products, saturated to int16 or not);
+//  - accumulator: acc + bias itself, no multiplier (the hybrid kernels scale it in float, the
+//    LSTM's recurrent products combine two of them).
+enum class OutputType : std::uint8_t { int8, int32, accumulator };
+
+constexpr std::ptrdiff_t output_element_bytes(OutputType type) {
+  return type == OutputType::int8 ? 1 : 4;
+}
+
 // What the kernels do after the dot products, per layer: + Z_out and the activation clamp (the
 // rounding mode selects the form of the tiles' requantization data).
 struct OutputStage {
-  std::int32_t zero_point = 0;
+  std::int32_t zero_point = 0;  // int8 outputs only
   std::int32_t min = -128;
   std::int32_t max = 127;
   RoundingMode rounding = RoundingMode::double_rounding;
   bool saturate = true;  // PackedWeights::left_shift: values may pass int32 before the clamp
+  OutputType type = OutputType::int8;
 };
 
 // One call of a GEMM path: `row_count` rows of padded_depth activation bytes (x + kInputOffset,
 // the layout the op's row copy writes into scratch) times one group's packed weights, into
-// output[r * output_stride + u] for u < units.
+// output[r * output_stride + u] for u < units, elements of the stage's output type.
 struct GemmBlock {
   const std::int8_t* rows = nullptr;
   std::ptrdiff_t row_stride = 0;
   std::int32_t row_count = 0;
-  std::int8_t* output = nullptr;
-  std::ptrdiff_t output_stride = 0;
+  void* output = nullptr;
+  std::ptrdiff_t output_stride = 0;  // elements
+
+  // The byte address of element (row, unit); the kernels address their outputs in bytes.
+  std::int8_t* output_at(std::int32_t row, std::int32_t unit, OutputType type) const {
+    return static_cast<std::int8_t*>(output) +
+           (static_cast<std::ptrdiff_t>(row) * output_stride + unit) * output_element_bytes(type);
+  }
+  std::ptrdiff_t output_stride_bytes(OutputType type) const {
+    return output_stride * output_element_bytes(type);
+  }
 };
 
 // A piece of scratch rows, written one after the other: `bytes` activations read from `source`
@@ -170,32 +193,48 @@ constexpr PackedWeightsSize packed_weights_size(std::int32_t groups, std::int32_
       tiles * static_cast<std::size_t>(round_up(depth, kDepthGroup)) * kTileUnits, tiles};
 }
 
-// One channel's lane of a tile's requantization data (the constants above).
-inline void set_requantization_lane(TileRequantization& tile, std::int32_t lane, std::int32_t bias,
-                                    QuantizedMultiplier m, RoundingMode rounding) {
+// The 64-bit form of one multiplier (see TileRequantization):
+// y = (acc * M + C - (acc * M < N ? D : 0)) >> T.
+struct RequantizationConstants {
+  std::int64_t rounding = 0;    // C
+  std::int64_t negative = 0;    // N
+  std::int64_t correction = 0;  // D
+  std::int64_t shift = 0;       // T
+};
+
+inline RequantizationConstants requantization_constants(QuantizedMultiplier m,
+                                                        RoundingMode rounding) {
   const bool divides = rounding == RoundingMode::double_rounding && m.shift < 0;
   const int product_shift = divides ? 31 : 31 - m.shift;  // P
   const int exponent = divides ? -m.shift : 0;            // E
   const std::int64_t round = std::int64_t{1} << (product_shift - 1);
-  const std::int64_t constant = divides ? round + (std::int64_t{1} << (30 + exponent)) : round;
-  const std::int64_t negative = -round;
-  const std::int64_t correction = divides ? std::int64_t{1} << 31 : 0;
-  const std::int64_t total_shift = product_shift + exponent;
+  RequantizationConstants constants;
+  constants.rounding = divides ? round + (std::int64_t{1} << (30 + exponent)) : round;
+  constants.negative = -round;
+  constants.correction = divides ? std::int64_t{1} << 31 : 0;
+  constants.shift = product_shift + exponent;
+  return constants;
+}
+
+// One channel's lane of a tile's requantization data (the constants above).
+inline void set_requantization_lane(TileRequantization& tile, std::int32_t lane, std::int32_t bias,
+                                    QuantizedMultiplier m, RoundingMode rounding) {
+  const RequantizationConstants constants = requantization_constants(m, rounding);
   tile.bias[lane] = bias;
   tile.multiplier[lane] = m.multiplier;
   tile.shift[lane] = m.shift;
   const std::int32_t pair = lane / 2;
   if (lane % 2 == 0) {
-    tile.rounding_even[pair] = constant;
-    tile.negative_even[pair] = negative;
-    tile.correction_even[pair] = correction;
-    tile.shift_even[pair] = total_shift;
+    tile.rounding_even[pair] = constants.rounding;
+    tile.negative_even[pair] = constants.negative;
+    tile.correction_even[pair] = constants.correction;
+    tile.shift_even[pair] = constants.shift;
   } else {
     tile.multiplier_odd[pair] = m.multiplier;
-    tile.rounding_odd[pair] = constant;
-    tile.negative_odd[pair] = negative;
-    tile.correction_odd[pair] = correction;
-    tile.shift_odd[pair] = total_shift;
+    tile.rounding_odd[pair] = constants.rounding;
+    tile.negative_odd[pair] = constants.negative;
+    tile.correction_odd[pair] = constants.correction;
+    tile.shift_odd[pair] = constants.shift;
   }
 }
 

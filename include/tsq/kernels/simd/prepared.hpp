@@ -19,8 +19,10 @@
 #include "tsq/core/status.hpp"
 #include "tsq/kernels/reference/conv2d.hpp"
 #include "tsq/kernels/reference/fully_connected.hpp"
+#include "tsq/kernels/reference/lstm.hpp"
 #include "tsq/kernels/simd/conv2d.hpp"
 #include "tsq/kernels/simd/fully_connected.hpp"
+#include "tsq/kernels/simd/lstm.hpp"
 #include "tsq/kernels/simd/packed_weights.hpp"
 #include "tsq/quant/multiplier.hpp"
 #include "tsq/tensor/tensor_view.hpp"
@@ -184,6 +186,91 @@ class PreparedConv2D {
  private:
   SimdConv2DParams params_;
   OwnedPackedWeights packed_;
+};
+
+// An int8 LSTM layer ready for simd::lstm. It holds its own copy of the reference's params
+// (their per-row spans point into the owner's storage), so the reference's Prepared need not
+// outlive it.
+class PreparedLstm {
+ public:
+  PreparedLstm() = default;  // empty: run() refuses it (not_prepared)
+
+  static Result<PreparedLstm> from_reference(const LstmParams& params,
+                                             const LstmWeightsInt8& weights) {
+    PreparedLstm layer;
+    layer.params_ = params;
+    layer.rows_.assign(params.input_multipliers.begin(), params.input_multipliers.end());
+    layer.rows_.insert(layer.rows_.end(), params.recurrent_multipliers.begin(),
+                       params.recurrent_multipliers.end());
+    layer.biases_.assign(params.input_effective_bias.begin(), params.input_effective_bias.end());
+    layer.biases_.insert(layer.biases_.end(), params.recurrent_effective_bias.begin(),
+                         params.recurrent_effective_bias.end());
+    layer.repoint();
+    const PackedLstmSize size = lstm_packed_size(params);
+    layer.input_.allocate(size.input);
+    layer.recurrent_.allocate(size.recurrent);
+    layer.recurrent_bias_.assign(size.recurrent_bias, 0);
+    const Result<PackedLstmWeights> packed =
+        pack_lstm(layer.params_, weights, layer.input_.value_storage(), layer.input_.tile_storage(),
+                  layer.recurrent_.value_storage(), layer.recurrent_.tile_storage(),
+                  Span<std::int32_t>(layer.recurrent_bias_));
+    if (!packed.is_ok()) return packed.status();
+    layer.input_.adopt(packed->input);
+    layer.recurrent_.adopt(packed->recurrent);
+    layer.prepared_ = packed->prepared;
+    return layer;
+  }
+
+  PreparedLstm(const PreparedLstm& other) { *this = other; }
+  PreparedLstm& operator=(const PreparedLstm& other) {
+    if (this != &other) {
+      params_ = other.params_;
+      rows_ = other.rows_;
+      biases_ = other.biases_;
+      input_ = other.input_;
+      recurrent_ = other.recurrent_;
+      recurrent_bias_ = other.recurrent_bias_;
+      prepared_ = other.prepared_;
+      repoint();
+    }
+    return *this;
+  }
+  PreparedLstm(PreparedLstm&&) noexcept = default;  // vectors keep their buffers
+  PreparedLstm& operator=(PreparedLstm&&) noexcept = default;
+  ~PreparedLstm() = default;
+
+  const LstmParams& params() const { return params_; }
+  PackedLstmWeights weights() const {
+    PackedLstmWeights packed;
+    packed.input = input_.view();
+    packed.recurrent = recurrent_.view();
+    packed.recurrent_bias = Span<const std::int32_t>(recurrent_bias_);
+    packed.prepared = prepared_;
+    return packed;
+  }
+  std::size_t scratch_bytes(std::int32_t steps) const { return lstm_scratch_bytes(params_, steps); }
+  template <typename State>
+  Status run(TensorView<const std::int8_t> input, TensorView<std::int8_t> output, Span<State> state,
+             Span<std::int16_t> cell, Span<std::int8_t> scratch, bool reverse = false) const {
+    return lstm<State>(params_, weights(), input, output, state, cell, scratch, reverse);
+  }
+
+ private:
+  void repoint() {
+    const std::size_t n = rows_.size() / 2;
+    params_.input_multipliers = Span<const QuantizedMultiplier>(rows_.data(), n);
+    params_.recurrent_multipliers = Span<const QuantizedMultiplier>(rows_.data() + n, n);
+    params_.input_effective_bias = Span<const std::int32_t>(biases_.data(), n);
+    params_.recurrent_effective_bias = Span<const std::int32_t>(biases_.data() + n, n);
+  }
+
+  LstmParams params_;
+  std::vector<QuantizedMultiplier> rows_;  // input then recurrent multipliers
+  std::vector<std::int32_t> biases_;       // input then recurrent effective biases
+  OwnedPackedWeights input_;
+  OwnedPackedWeights recurrent_;
+  std::vector<std::int32_t> recurrent_bias_;
+  PreparedMark prepared_;
 };
 
 }  // namespace simd

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+// The elementwise half of the int8 LSTM step on AVX-512 (simd/lstm.hpp): the recurrent
+// products' requantization, the gate sums, the sigmoid and tanh table look-ups, the cell update
+// and the output, 16 hidden units per vector. Every operation is the reference's integer formula
+// (reference/lstm.hpp, lstm_unit; quant/fixed_point_math.hpp) in 32- and 64-bit lanes:
+//  - multiply_by_quantized_multiplier with one multiplier for all lanes (the cell and output
+//    multipliers) in the 64-bit form of packed_weights.hpp, clamped in 64 bits, so that the
+//    int32 and int16 saturations of the reference come out of one clamp;
+//  - the sigmoid table read by a 32-bit gather of (T[i], T[i + 1]) pairs, then the reference's
+//    interpolation and rounding.
+#pragma once
+
+#include "tsq/kernels/simd/cpu.hpp"
+
+#if TSQ_SIMD_X86
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tsq/kernels/reference/lstm.hpp"
+#include "tsq/kernels/simd/gemm_avx512_vnni.hpp"
+#include "tsq/kernels/simd/packed_weights.hpp"
+#include "tsq/quant/fixed_point_math.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace tsq {
+namespace simd {
+namespace detail {
+namespace avx512_vnni {
+
+// (T[i], T[i + 1]) of the sigmoid table in one 32-bit entry, for one gather per look-up.
+struct SigmoidPairs {
+  std::uint32_t entries[256];
+};
+constexpr SigmoidPairs make_sigmoid_pairs() {
+  SigmoidPairs pairs{};
+  for (int i = 0; i < 256; ++i) {
+    const std::uint32_t next = fixed_point::kSigmoidTable[i < 255 ? i + 1 : 255];
+    pairs.entries[i] = fixed_point::kSigmoidTable[i] | (next << 16);
+  }
+  return pairs;
+}
+inline constexpr SigmoidPairs kSigmoidPairs = make_sigmoid_pairs();
+
+// Interpolated table read at |v| >> FractionBits (the rest interpolates), or `saturated` past the
+// table's last interval; as fixed_point::detail::*_of_table_input.
+template <int FractionBits>
+TSQ_TARGET_AVX512_VNNI inline __m512i interpolate(__m512i magnitude, std::int32_t saturated) {
+  const __m512i index = _mm512_srli_epi32(magnitude, FractionBits);
+  const __mmask16 inside = _mm512_cmplt_epu32_mask(index, _mm512_set1_epi32(255));
+  const __m512i pair = _mm512_i32gather_epi32(_mm512_min_epu32(index, _mm512_set1_epi32(254)),
+                                              kSigmoidPairs.entries, 4);
+  const __m512i base = _mm512_and_si512(pair, _mm512_set1_epi32(0xFFFF));
+  const __m512i step = _mm512_sub_epi32(_mm512_srli_epi32(pair, 16), base);
+  const __m512i fraction = _mm512_and_si512(magnitude, _mm512_set1_epi32((1 << FractionBits) - 1));
+  const __m512i value =
+      _mm512_add_epi32(_mm512_slli_epi32(base, FractionBits), _mm512_mullo_epi32(fraction, step));
+  return _mm512_mask_mov_epi32(_mm512_set1_epi32(saturated), inside, value);
+}
+
+// fixed_point::sigmoid_q3_12 of 16 int16 values held in int32 lanes.
+TSQ_TARGET_AVX512_VNNI inline __m512i sigmoid_q3_12(__m512i a) {
+  const __m512i v = _mm512_mullo_epi32(a, _mm512_set1_epi32(3));
+  const __m512i value = interpolate<9>(_mm512_abs_epi32(v), 0x7FFF << 10);
+  const __mmask16 positive = _mm512_cmpge_epi32_mask(v, _mm512_setzero_si512());
+  const __m512i result =
+      _mm512_mask_blend_epi32(positive, _mm512_sub_epi32(_mm512_set1_epi32((1 << 25) + 511), value),
+                              _mm512_add_epi32(value, _mm512_set1_epi32(1 << 9)));
+  return _mm512_srli_epi32(result, 10);
+}
+
+// fixed_point::tanh_int16(a, input_exponent) of 16 int16 values held in int32 lanes.
+TSQ_TARGET_AVX512_VNNI inline __m512i tanh_int16(__m512i a, int input_exponent) {
+  const int shift = 12 + input_exponent;
+  __m512i v;
+  if (shift >= 0) {
+    v = _mm512_mullo_epi32(a, _mm512_set1_epi32(3 << shift));
+  } else {
+    v = _mm512_add_epi32(_mm512_mullo_epi32(a, _mm512_set1_epi32(3)),
+                         _mm512_set1_epi32(1 << (-shift - 1)));
+    v = _mm512_sra_epi32(v, _mm_cvtsi32_si128(-shift));
+  }
+  const __m512i value =
+      interpolate<8>(_mm512_abs_epi32(v), static_cast<std::int32_t>(0xFFFFu << 8));
+  const __mmask16 positive = _mm512_cmpge_epi32_mask(v, _mm512_setzero_si512());
+  const __m512i result =
+      _mm512_mask_blend_epi32(positive, _mm512_sub_epi32(_mm512_set1_epi32((1 << 23) + 127), value),
+                              _mm512_add_epi32(value, _mm512_set1_epi32(-(1 << 23) + (1 << 7))));
+  return _mm512_srai_epi32(result, 8);
+}
+
+// One multiplier for every lane, in the 64-bit form (packed_weights.hpp).
+struct UniformMultiplier {
+  __m512i multiplier;
+  __m512i rounding;
+  __m512i negative;
+  __m512i correction;
+  __m512i shift;
+};
+
+TSQ_TARGET_AVX512_VNNI inline UniformMultiplier uniform_multiplier(QuantizedMultiplier m,
+                                                                   RoundingMode rounding) {
+  const RequantizationConstants constants = requantization_constants(m, rounding);
+  return UniformMultiplier{_mm512_set1_epi64(m.multiplier), _mm512_set1_epi64(constants.rounding),
+                           _mm512_set1_epi64(constants.negative),
+                           _mm512_set1_epi64(constants.correction),
+                           _mm512_set1_epi64(constants.shift)};
+}
+
+template <RoundingMode Mode>
+TSQ_TARGET_AVX512_VNNI inline __m512i requantize_uniform_half(__m512i products,
+                                                              const UniformMultiplier& m,
+                                                              __m512i min, __m512i max) {
+  __m512i value = _mm512_add_epi64(products, m.rounding);
+  if constexpr (Mode == RoundingMode::double_rounding) {
+    value = _mm512_mask_sub_epi64(value, _mm512_cmplt_epi64_mask(products, m.negative), value,
+                                  m.correction);
+  }
+  value = _mm512_srav_epi64(value, m.shift);
+  return _mm512_min_epi64(_mm512_max_epi64(value, min), max);
+}
+
+// clamp(multiply_by_quantized_multiplier(x, m), min, max) per int32 lane, [min, max] inside
+// int32 (the clamp of the exact value also gives the reference's int32 saturation).
+template <RoundingMode Mode>
+TSQ_TARGET_AVX512_VNNI inline __m512i requantize_uniform(__m512i x, const UniformMultiplier& m,
+                                                         std::int32_t min, std::int32_t max) {
+  const __m512i low = _mm512_set1_epi64(min);
+  const __m512i high = _mm512_set1_epi64(max);
+  const __m512i even =
+      requantize_uniform_half<Mode>(_mm512_mul_epi32(x, m.multiplier), m, low, high);
+  const __m512i odd = requantize_uniform_half<Mode>(
+      _mm512_mul_epi32(_mm512_srli_epi64(x, 32), m.multiplier), m, low, high);
+  return _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+}
+
+TSQ_TARGET_AVX512_VNNI inline __m512i clamp_int16(__m512i x) {
+  return _mm512_min_epi32(_mm512_max_epi32(x, _mm512_set1_epi32(-32768)), _mm512_set1_epi32(32767));
+}
+
+TSQ_TARGET_AVX512_VNNI inline __mmask16 lane_mask(std::int32_t count) {
+  return static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1);
+}
+
+// The gate pre-activations a = sat16(u + v) of one step, 4H rows: v from the recurrent GEMM's
+// two accumulator rows, v = M_h (256 d_high + d_low + bias), saturated to int16 in TFLite's
+// scheme. u + v saturates to int32 first (reference: in int64); a wrapped sum means |u + v| >=
+// 2^31, where both saturations give the sign of u.
+template <RoundingMode Mode, bool Saturate>
+TSQ_TARGET_AVX512_VNNI void lstm_gate_sums(const LstmParams& p, const PackedWeights& recurrent,
+                                           const std::int32_t* recurrent_bias,
+                                           const std::int32_t* input_products,
+                                           const std::int32_t* low, const std::int32_t* high,
+                                           std::int32_t* gates) {
+  const std::int32_t rows = kLstmGateCount * p.hidden_size;
+  const TileRequantization* tiles = recurrent.group_requantization(0);
+  for (std::int32_t first = 0, t = 0; first < rows; first += kTileUnits, ++t) {
+    const __mmask16 lanes = lane_mask(rows - first);
+    const __m512i x = _mm512_add_epi32(
+        _mm512_add_epi32(_mm512_slli_epi32(_mm512_maskz_loadu_epi32(lanes, high + first), 8),
+                         _mm512_maskz_loadu_epi32(lanes, low + first)),
+        _mm512_maskz_loadu_epi32(lanes, recurrent_bias + first));
+    __m512i v = requantize_tile<Mode, Saturate>(x, tiles[t]);
+    if (p.saturate_gate_products) v = clamp_int16(v);
+    const __m512i u = _mm512_maskz_loadu_epi32(lanes, input_products + first);
+    const __m512i sum = _mm512_add_epi32(u, v);
+    // Overflow: u and v of one sign, the sum of the other.
+    const __m512i zero = _mm512_setzero_si512();
+    const __mmask16 wrapped = _mm512_cmplt_epi32_mask(
+        _mm512_and_si512(_mm512_xor_si512(u, sum), _mm512_xor_si512(v, sum)), zero);
+    __m512i a = clamp_int16(sum);
+    a = _mm512_mask_mov_epi32(
+        a, wrapped,
+        _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(u, zero), _mm512_set1_epi32(32767),
+                                _mm512_set1_epi32(-32768)));
+    _mm512_mask_storeu_epi32(gates + first, lanes, a);
+  }
+}
+
+template <typename T>
+TSQ_TARGET_AVX512_VNNI inline void store_lanes(T* destination, __mmask16 lanes, __m512i values) {
+  if constexpr (sizeof(T) == 1) {
+    _mm512_mask_cvtepi32_storeu_epi8(destination, lanes, values);
+  } else {
+    _mm512_mask_cvtepi32_storeu_epi16(destination, lanes, values);
+  }
+}
+
+template <typename T>
+TSQ_TARGET_AVX512_VNNI inline __m512i load_lanes(const T* source, __mmask16 lanes) {
+  if constexpr (sizeof(T) == 1) {
+    return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, source));
+  } else {
+    return _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(lanes, source));
+  }
+}
+
+// reference::detail::lstm_unit for every hidden unit, 16 at a time.
+template <RoundingMode Mode, typename Activation, typename State>
+TSQ_TARGET_AVX512_VNNI void lstm_units(const LstmParams& p, const std::int32_t* gates, State* state,
+                                       std::int16_t* cell, Activation* output) {
+  const std::int32_t h = p.hidden_size;
+  const UniformMultiplier forget = uniform_multiplier(p.forget_cell_multiplier, p.rounding);
+  const UniformMultiplier input = uniform_multiplier(p.input_cell_multiplier, p.rounding);
+  const UniformMultiplier hidden = uniform_multiplier(p.hidden_multiplier, p.rounding);
+  const UniformMultiplier state_m = uniform_multiplier(p.state_multiplier, p.rounding);
+  const __m512i hidden_zero_point = _mm512_set1_epi32(p.hidden_zero_point);
+  const __m512i state_zero_point = _mm512_set1_epi32(p.state_zero_point);
+  const __m512i clip = _mm512_set1_epi32(p.quantized_cell_clip);
+  for (std::int32_t j = 0; j < h; j += 16) {
+    const __mmask16 lanes = lane_mask(h - j);
+    const __m512i input_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + j));
+    const __m512i forget_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + h + j));
+    const __m512i cell_gate = tanh_int16(_mm512_maskz_loadu_epi32(lanes, gates + 2 * h + j), -12);
+    const __m512i output_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + 3 * h + j));
+    const __m512i old_cell = load_lanes(cell + j, lanes);
+    const __m512i kept =
+        requantize_uniform<Mode>(_mm512_mullo_epi32(forget_gate, old_cell), forget, -32768, 32767);
+    const __m512i added =
+        requantize_uniform<Mode>(_mm512_mullo_epi32(input_gate, cell_gate), input, -32768, 32767);
+    __m512i new_cell = clamp_int16(_mm512_add_epi32(kept, added));
+    if (p.clip_cell) {
+      new_cell = _mm512_min_epi32(
+          _mm512_max_epi32(new_cell, _mm512_sub_epi32(_mm512_setzero_si512(), clip)), clip);
+    }
+    store_lanes(cell + j, lanes, new_cell);
+    const __m512i product = _mm512_mullo_epi32(output_gate, tanh_int16(new_cell, p.cell_exponent));
+    // clamp(Z + y, min, max) = Z + clamp(y, min - Z, max - Z): no int32 sum can wrap.
+    const __m512i out = _mm512_add_epi32(
+        requantize_uniform<Mode>(product, hidden, p.hidden_min - p.hidden_zero_point,
+                                 p.hidden_max - p.hidden_zero_point),
+        hidden_zero_point);
+    store_lanes(output + j, lanes, out);
+    if (p.separate_state) {
+      const __m512i s = _mm512_add_epi32(
+          requantize_uniform<Mode>(product, state_m, p.state_min - p.state_zero_point,
+                                   p.state_max - p.state_zero_point),
+          state_zero_point);
+      store_lanes(state + j, lanes, s);
+    } else {
+      store_lanes(state + j, lanes, out);
+    }
+  }
+}
+
+}  // namespace avx512_vnni
+}  // namespace detail
+}  // namespace simd
+}  // namespace tsq
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif  // TSQ_SIMD_X86
