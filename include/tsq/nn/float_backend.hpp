@@ -12,6 +12,7 @@
 #include "tsq/core/status.hpp"
 #include "tsq/kernels/float/conv2d.hpp"
 #include "tsq/kernels/float/fully_connected.hpp"
+#include "tsq/kernels/float/lstm.hpp"
 #include "tsq/tensor/tensor_view.hpp"
 
 #if !defined(TSQ_NO_EIGEN) && defined(__has_include)
@@ -19,6 +20,7 @@
 #define TSQ_FLOAT_BACKEND_EIGEN 1
 #include "tsq/kernels/eigen/conv2d.hpp"
 #include "tsq/kernels/eigen/fully_connected.hpp"
+#include "tsq/kernels/eigen/lstm.hpp"
 #endif
 #endif
 
@@ -69,6 +71,33 @@ inline Status float_conv2d(const Conv2DOptions& options, TensorView<const float>
   (void)scratch;
   return floating::conv2d(options, input, filter, bias, output);
 #endif
+}
+
+// Floats of gate scratch float_lstm needs for a window of `steps` (Eigen: every step's gate
+// pre-activations; the scalar kernel: one step's).
+inline std::size_t float_lstm_scratch_floats(std::int32_t steps, std::int32_t hidden_size) {
+  const std::size_t scalar = floating::lstm_scratch_size(hidden_size);
+#ifdef TSQ_FLOAT_BACKEND_EIGEN
+  const std::size_t fast = eigen::lstm_scratch_size(steps, hidden_size);
+  return fast > scalar ? fast : scalar;
+#else
+  (void)steps;
+  return scalar;
+#endif
+}
+
+// A window of floating::lstm. Calibration (an observer of the gate ranges) runs the scalar
+// kernel, which reports every step; a plain run takes Eigen's.
+inline Status float_lstm(const floating::LstmWeights& weights, TensorView<const float> input,
+                         TensorView<float> output, Span<float> hidden_state, Span<float> cell_state,
+                         Span<float> scratch, bool reverse, LstmRangeObserver* observer) {
+#ifdef TSQ_FLOAT_BACKEND_EIGEN
+  if (observer == nullptr) {
+    return eigen::lstm(weights, input, output, hidden_state, cell_state, scratch, reverse);
+  }
+#endif
+  return floating::lstm(weights, input, output, hidden_state, cell_state, scratch, reverse,
+                        observer);
 }
 
 }  // namespace detail

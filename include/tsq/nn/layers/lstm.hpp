@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,8 @@
 #include "tsq/kernels/hybrid/lstm.hpp"
 #include "tsq/kernels/prepared.hpp"
 #include "tsq/kernels/reference/lstm.hpp"
+#include "tsq/kernels/simd/prepared.hpp"
+#include "tsq/nn/float_backend.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/weights.hpp"
 #include "tsq/ptq/lstm_quantizer.hpp"
@@ -318,11 +321,22 @@ template <typename Activation, typename Weight>
 class QuantizedLstmLayer final : public QuantizedLayer {
  public:
   QuantizedLstmLayer(IntegerLstmPart<Weight> part, std::int32_t batch, std::int32_t steps)
-      : part_(std::move(part)), batch_(batch), steps_(steps) {}
+      : part_(std::move(part)), batch_(batch), steps_(steps) {
+    // int8 layers with int8 weights run the SIMD LSTM (kernels/simd/lstm.hpp, bit-identical to
+    // the reference); its packed weights are shared by copies, being never written.
+    if constexpr (std::is_same_v<Activation, std::int8_t> && std::is_same_v<Weight, std::int8_t>) {
+      auto fast = simd::PreparedLstm::from_reference(part_.prepared.params(), part_.weights());
+      if (fast.is_ok()) fast_ = std::make_shared<const simd::PreparedLstm>(std::move(fast).value());
+    }
+  }
   std::unique_ptr<QuantizedLayer> clone() const override {
     return std::make_unique<QuantizedLstmLayer>(*this);
   }
   std::size_t scratch_bytes() const override {
+    const std::size_t integer = integer_lstm_scratch_bytes(batch_, steps_, part_.hidden_size, 1);
+    return fast_ ? integer + scratch_bytes_for<std::int32_t>(simd_scratch_words()) : integer;
+  }
+  std::size_t exported_scratch_bytes() const override {
     return integer_lstm_scratch_bytes(batch_, steps_, part_.hidden_size, 1);
   }
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
@@ -332,6 +346,23 @@ class QuantizedLstmLayer final : public QuantizedLayer {
         take_integer_lstm_scratch(scratch, batch_, steps_, part_.hidden_size, params, 1);
     if (buffers.gates.data() == nullptr) {
       return Status::error(ErrorCode::buffer_too_small, "LSTM scratch");
+    }
+    if constexpr (std::is_same_v<Activation, std::int8_t> && std::is_same_v<Weight, std::int8_t>) {
+      if (fast_) {
+        // After the state and cell buffers; int32 words keep it 4-byte aligned.
+        const std::size_t taken = integer_lstm_scratch_bytes(batch_, steps_, part_.hidden_size, 1);
+        Span<std::byte> rest = scratch.size() > taken
+                                   ? scratch.subspan(taken, scratch.size() - taken)
+                                   : Span<std::byte>();
+        const Span<std::int32_t> words = take_scratch<std::int32_t>(rest, simd_scratch_words());
+        if (words.data() == nullptr) {
+          return Status::error(ErrorCode::buffer_too_small, "LSTM scratch");
+        }
+        return fast_->run<std::int16_t>(
+            inputs[0].view<const std::int8_t>(), output.view<std::int8_t>(), buffers.state,
+            buffers.cell,
+            Span<std::int8_t>(reinterpret_cast<std::int8_t*>(words.data()), 4 * words.size()));
+      }
     }
     return reference::lstm<Activation, std::int16_t>(
         part_.prepared, part_.weights(), inputs[0].view<const Activation>(),
@@ -397,9 +428,12 @@ class QuantizedLstmLayer final : public QuantizedLayer {
   }
 
  private:
+  std::size_t simd_scratch_words() const { return (fast_->scratch_bytes(steps_) + 3) / 4; }
+
   IntegerLstmPart<Weight> part_;
   std::int32_t batch_;
   std::int32_t steps_;
+  std::shared_ptr<const simd::PreparedLstm> fast_;
 };
 
 // One direction of a hybrid (DRQ) LSTM: int8 rows with per-row scales, float bias.
@@ -690,8 +724,10 @@ class LSTM final : public Layer {
     const std::int32_t batch = inputs.size() > 0 && inputs[0].rank() == 3 ? inputs[0][0] : 0;
     const std::size_t state = static_cast<std::size_t>(batch > 0 ? batch : 0) *
                               static_cast<std::size_t>(units_ > 0 ? units_ : 0);
+    const std::int32_t steps = inputs.size() > 0 && inputs[0].rank() == 3 ? inputs[0][1] : 0;
     std::size_t bytes = 2 * detail::scratch_bytes_for<float>(state) +
-                        detail::scratch_bytes_for<float>(floating::lstm_scratch_size(units_));
+                        detail::scratch_bytes_for<float>(
+                            detail::float_lstm_scratch_floats(steps > 0 ? steps : 0, units_));
     if (half_) {
       bytes += detail::scratch_bytes_for<float>(kernel_half_.values.size()) +
                detail::scratch_bytes_for<float>(recurrent_half_.values.size());
@@ -780,14 +816,16 @@ class LSTM final : public Layer {
                               static_cast<std::size_t>(units_);
     Span<float> hidden = detail::take_scratch<float>(scratch, state);
     Span<float> cell = detail::take_scratch<float>(scratch, state);
-    Span<float> gates = detail::take_scratch<float>(scratch, floating::lstm_scratch_size(units_));
+    const std::int32_t steps = input.rank() == 3 ? input.dim(1) : 0;
+    Span<float> gates = detail::take_scratch<float>(
+        scratch, detail::float_lstm_scratch_floats(steps > 0 ? steps : 0, units_));
     if (hidden.data() == nullptr || cell.data() == nullptr || gates.data() == nullptr) {
       return layer_error(ErrorCode::buffer_too_small, "scratch");
     }
     for (float& v : hidden) v = 0.0f;
     for (float& v : cell) v = 0.0f;
-    return with_layer(floating::lstm(weights_at(kernel, recurrent), input, output, hidden, cell,
-                                     gates, reverse, observer));
+    return with_layer(detail::float_lstm(weights_at(kernel, recurrent), input, output, hidden, cell,
+                                         gates, reverse, observer));
   }
 
  private:
