@@ -2,6 +2,9 @@
 // LSTM over a whole window, batch 1, every step's output returned:
 //   int8    reference::lstm<int8_t, int16_t>: int8 input/output with tsq's int16 recurrent state
 //           (LstmQuantizerOptions defaults: per-row weight scales, one saturation per gate sum)
+//   int8_simd       simd::lstm on the detected path, bit-identical to int8 (the model API's
+//                   int8 LSTM); int8_simd_avx2 the same forced to AVX2 where that is not the
+//                   detected path
 //   int16   reference::lstm<int16_t> ("16x8": int16 activations, int8 weights)
 //   float   floating::lstm (Keras semantics)
 //   hybrid  hybrid::lstm (int8 weights with per-row scales, float state)
@@ -20,6 +23,8 @@
 #include "tsq/kernels/float/lstm.hpp"
 #include "tsq/kernels/hybrid/lstm.hpp"
 #include "tsq/kernels/reference/lstm.hpp"
+#include "tsq/kernels/simd/cpu.hpp"
+#include "tsq/kernels/simd/prepared.hpp"
 #include "tsq/ptq/lstm_quantizer.hpp"
 
 namespace tsq_bench {
@@ -49,6 +54,8 @@ struct LstmCase {
   std::vector<float> input, output, hidden, cell, float_scratch;
   IntegerLstm<std::int8_t> int8;
   IntegerLstm<std::int16_t> int16;
+  tsq::simd::PreparedLstm simd;
+  std::vector<std::int32_t> simd_scratch;  // int32 words: 4-byte aligned bytes
   tsq::hybrid::LstmWeights hybrid_weights;
   tsq::hybrid::LstmParams hybrid_params;
   std::vector<std::int32_t> hybrid_row_sums;
@@ -110,6 +117,9 @@ LstmCase::LstmCase(const LstmShape& shape) {
         "float lstm calibration");
   prepare_integer(int8, *this, ranges, tsq::DataType::int8, shape);
   prepare_integer(int16, *this, ranges, tsq::DataType::int16, shape);
+  simd = take(tsq::simd::PreparedLstm::from_reference(int8.layer.params, int8.weights),
+              "simd PreparedLstm");
+  simd_scratch.resize((simd.scratch_bytes(shape.steps) + 3) / 4);
 
   // Hybrid: the int8 layer's weights and per-row scales, the float bias.
   const tsq::QuantizedLstm<std::int8_t>& layer = int8.layer;
@@ -127,6 +137,25 @@ LstmCase::LstmCase(const LstmShape& shape) {
   hybrid_quantized.resize(tsq::hybrid::lstm_quantized_scratch_size(shape.input_size, h));
 }
 
+void add_simd_lstm(const LstmShape& shape, const char* flavour, tsq::simd::Path path) {
+  add("lstm", flavour, shape.name, [shape, path](benchmark::State& state) {
+    LstmCase& c = cached<LstmCase>(shape);
+    const tsq::simd::ScopedPath forced(path);
+    check(forced.status(), "simd path");
+    IntegerLstm<std::int8_t>& f = c.int8;
+    const auto input = in(f.input, c.input_shape);
+    const auto output = out(f.output, c.output_shape);
+    const tsq::Span<std::int8_t> scratch(reinterpret_cast<std::int8_t*>(c.simd_scratch.data()),
+                                         c.simd.scratch_bytes(shape.steps));
+    time_eval(state, c.work(1, 1, 4), [&] {
+      std::fill(f.state.begin(), f.state.end(), std::int16_t{0});
+      std::fill(f.cell.begin(), f.cell.end(), std::int16_t{0});
+      return c.simd.run<std::int16_t>(input, output, tsq::Span<std::int16_t>(f.state),
+                                      tsq::Span<std::int16_t>(f.cell), scratch);
+    });
+  });
+}
+
 void add_lstm(const LstmShape& shape) {
   add("lstm", "int8", shape.name, [shape](benchmark::State& state) {
     LstmCase& c = cached<LstmCase>(shape);
@@ -140,6 +169,11 @@ void add_lstm(const LstmShape& shape) {
                                                              output, f.state, f.cell, f.scratch);
     });
   });
+  add_simd_lstm(shape, "int8_simd", tsq::simd::detected_path());
+  if (tsq::simd::path_supported(tsq::simd::Path::avx2) &&
+      tsq::simd::detected_path() != tsq::simd::Path::avx2) {
+    add_simd_lstm(shape, "int8_simd_avx2", tsq::simd::Path::avx2);
+  }
   add("lstm", "int16", shape.name, [shape](benchmark::State& state) {
     LstmCase& c = cached<LstmCase>(shape);
     IntegerLstm<std::int16_t>& f = c.int16;

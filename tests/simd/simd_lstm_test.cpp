@@ -236,3 +236,51 @@ TEST_CASE("simd::lstm errors", "[simd][lstm]") {
               .code() == tsq::ErrorCode::unsupported_type);
   }
 }
+
+#if TSQ_SIMD_X86
+namespace {
+
+// Every int16 input through the AVX-512 sigmoid and tanh (compiled for AVX-512 by their target
+// attributes; called only where the CPU has it).
+TSQ_TARGET_AVX512_VNNI std::vector<std::int16_t> vector_table_functions(int exponent,
+                                                                        bool sigmoid) {
+  using namespace tsq::simd::detail::avx512_vnni;
+  const SigmoidTableVectors table = sigmoid_table_vectors();
+  std::vector<std::int16_t> results(65536);
+  for (std::int32_t first = -32768; first < 32768; first += 16) {
+    alignas(64) std::int32_t lanes[16];
+    for (int i = 0; i < 16; ++i) lanes[i] = first + i;
+    const __m512i a = _mm512_load_si512(lanes);
+    const __m512i value = sigmoid ? sigmoid_q3_12(a, table) : tanh_int16(a, exponent, table);
+    _mm512_store_si512(lanes, value);
+    for (int i = 0; i < 16; ++i) {
+      results[static_cast<std::size_t>(first + 32768 + i)] = static_cast<std::int16_t>(lanes[i]);
+    }
+  }
+  return results;
+}
+
+}  // namespace
+
+TEST_CASE("AVX-512 sigmoid and tanh equal the fixed-point functions on every int16 input",
+          "[simd][lstm]") {
+  if (!tsq::simd::path_supported(tsq::simd::Path::avx512_vnni)) return;
+  const std::vector<std::int16_t> sigmoid = vector_table_functions(0, true);
+  std::int32_t wrong = 0;
+  for (std::int32_t a = -32768; a < 32768; ++a) {
+    wrong += sigmoid[static_cast<std::size_t>(a + 32768)] !=
+             tsq::fixed_point::sigmoid_q3_12(static_cast<std::int16_t>(a));
+  }
+  CHECK(wrong == 0);
+  for (int exponent = -15; exponent <= 2; ++exponent) {
+    const std::vector<std::int16_t> tanh = vector_table_functions(exponent, false);
+    wrong = 0;
+    for (std::int32_t a = -32768; a < 32768; ++a) {
+      wrong += tanh[static_cast<std::size_t>(a + 32768)] !=
+               tsq::fixed_point::tanh_int16(static_cast<std::int16_t>(a), exponent);
+    }
+    INFO("exponent " << exponent);
+    CHECK(wrong == 0);
+  }
+}
+#endif

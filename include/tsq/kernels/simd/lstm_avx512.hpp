@@ -6,8 +6,8 @@
 //  - multiply_by_quantized_multiplier with one multiplier for all lanes (the cell and output
 //    multipliers) in the 64-bit form of packed_weights.hpp, clamped in 64 bits, so that the
 //    int32 and int16 saturations of the reference come out of one clamp;
-//  - the sigmoid table read by a 32-bit gather of (T[i], T[i + 1]) pairs, then the reference's
-//    interpolation and rounding.
+//  - the sigmoid table held in registers and read by word permutes as (T[i], T[i + 1]) pairs,
+//    then the reference's interpolation and rounding.
 #pragma once
 
 #include "tsq/kernels/simd/cpu.hpp"
@@ -35,28 +35,41 @@ namespace simd {
 namespace detail {
 namespace avx512_vnni {
 
-// (T[i], T[i + 1]) of the sigmoid table in one 32-bit entry, for one gather per look-up.
-struct SigmoidPairs {
-  std::uint32_t entries[256];
+// The sigmoid table in eight registers of 32 words. A look-up of (T[i], T[i + 1]) pairs is then
+// four word permutes and three blends (the permutes read 6 index bits, the blends pick the block
+// by bits 6 and 7): several times faster than a gather on the CPUs of this path.
+struct SigmoidTableVectors {
+  __m512i block[8];
 };
-constexpr SigmoidPairs make_sigmoid_pairs() {
-  SigmoidPairs pairs{};
-  for (int i = 0; i < 256; ++i) {
-    const std::uint32_t next = fixed_point::kSigmoidTable[i < 255 ? i + 1 : 255];
-    pairs.entries[i] = fixed_point::kSigmoidTable[i] | (next << 16);
-  }
-  return pairs;
+
+TSQ_TARGET_AVX512_VNNI inline SigmoidTableVectors sigmoid_table_vectors() {
+  SigmoidTableVectors table;
+  for (int k = 0; k < 8; ++k) table.block[k] = load(fixed_point::kSigmoidTable + 32 * k);
+  return table;
 }
-inline constexpr SigmoidPairs kSigmoidPairs = make_sigmoid_pairs();
+
+// T[i] in the low and T[i + 1] in the high word of each 32-bit lane, for i in [0, 254].
+TSQ_TARGET_AVX512_VNNI inline __m512i table_pairs(__m512i index, const SigmoidTableVectors& table) {
+  const __m512i words =
+      _mm512_or_si512(index, _mm512_slli_epi32(_mm512_add_epi32(index, _mm512_set1_epi32(1)), 16));
+  const __m512i b0 = _mm512_permutex2var_epi16(table.block[0], words, table.block[1]);
+  const __m512i b1 = _mm512_permutex2var_epi16(table.block[2], words, table.block[3]);
+  const __m512i b2 = _mm512_permutex2var_epi16(table.block[4], words, table.block[5]);
+  const __m512i b3 = _mm512_permutex2var_epi16(table.block[6], words, table.block[7]);
+  const __mmask32 bit6 = _mm512_test_epi16_mask(words, _mm512_set1_epi16(64));
+  const __mmask32 bit7 = _mm512_test_epi16_mask(words, _mm512_set1_epi16(128));
+  return _mm512_mask_blend_epi16(bit7, _mm512_mask_blend_epi16(bit6, b0, b1),
+                                 _mm512_mask_blend_epi16(bit6, b2, b3));
+}
 
 // Interpolated table read at |v| >> FractionBits (the rest interpolates), or `saturated` past the
 // table's last interval; as fixed_point::detail::*_of_table_input.
 template <int FractionBits>
-TSQ_TARGET_AVX512_VNNI inline __m512i interpolate(__m512i magnitude, std::int32_t saturated) {
+TSQ_TARGET_AVX512_VNNI inline __m512i interpolate(__m512i magnitude, std::int32_t saturated,
+                                                  const SigmoidTableVectors& table) {
   const __m512i index = _mm512_srli_epi32(magnitude, FractionBits);
   const __mmask16 inside = _mm512_cmplt_epu32_mask(index, _mm512_set1_epi32(255));
-  const __m512i pair = _mm512_i32gather_epi32(_mm512_min_epu32(index, _mm512_set1_epi32(254)),
-                                              kSigmoidPairs.entries, 4);
+  const __m512i pair = table_pairs(_mm512_min_epu32(index, _mm512_set1_epi32(254)), table);
   const __m512i base = _mm512_and_si512(pair, _mm512_set1_epi32(0xFFFF));
   const __m512i step = _mm512_sub_epi32(_mm512_srli_epi32(pair, 16), base);
   const __m512i fraction = _mm512_and_si512(magnitude, _mm512_set1_epi32((1 << FractionBits) - 1));
@@ -66,9 +79,9 @@ TSQ_TARGET_AVX512_VNNI inline __m512i interpolate(__m512i magnitude, std::int32_
 }
 
 // fixed_point::sigmoid_q3_12 of 16 int16 values held in int32 lanes.
-TSQ_TARGET_AVX512_VNNI inline __m512i sigmoid_q3_12(__m512i a) {
+TSQ_TARGET_AVX512_VNNI inline __m512i sigmoid_q3_12(__m512i a, const SigmoidTableVectors& table) {
   const __m512i v = _mm512_mullo_epi32(a, _mm512_set1_epi32(3));
-  const __m512i value = interpolate<9>(_mm512_abs_epi32(v), 0x7FFF << 10);
+  const __m512i value = interpolate<9>(_mm512_abs_epi32(v), 0x7FFF << 10, table);
   const __mmask16 positive = _mm512_cmpge_epi32_mask(v, _mm512_setzero_si512());
   const __m512i result =
       _mm512_mask_blend_epi32(positive, _mm512_sub_epi32(_mm512_set1_epi32((1 << 25) + 511), value),
@@ -77,7 +90,8 @@ TSQ_TARGET_AVX512_VNNI inline __m512i sigmoid_q3_12(__m512i a) {
 }
 
 // fixed_point::tanh_int16(a, input_exponent) of 16 int16 values held in int32 lanes.
-TSQ_TARGET_AVX512_VNNI inline __m512i tanh_int16(__m512i a, int input_exponent) {
+TSQ_TARGET_AVX512_VNNI inline __m512i tanh_int16(__m512i a, int input_exponent,
+                                                 const SigmoidTableVectors& table) {
   const int shift = 12 + input_exponent;
   __m512i v;
   if (shift >= 0) {
@@ -88,7 +102,7 @@ TSQ_TARGET_AVX512_VNNI inline __m512i tanh_int16(__m512i a, int input_exponent) 
     v = _mm512_sra_epi32(v, _mm_cvtsi32_si128(-shift));
   }
   const __m512i value =
-      interpolate<8>(_mm512_abs_epi32(v), static_cast<std::int32_t>(0xFFFFu << 8));
+      interpolate<8>(_mm512_abs_epi32(v), static_cast<std::int32_t>(0xFFFFu << 8), table);
   const __mmask16 positive = _mm512_cmpge_epi32_mask(v, _mm512_setzero_si512());
   const __m512i result =
       _mm512_mask_blend_epi32(positive, _mm512_sub_epi32(_mm512_set1_epi32((1 << 23) + 127), value),
@@ -214,12 +228,16 @@ TSQ_TARGET_AVX512_VNNI void lstm_units(const LstmParams& p, const std::int32_t* 
   const __m512i hidden_zero_point = _mm512_set1_epi32(p.hidden_zero_point);
   const __m512i state_zero_point = _mm512_set1_epi32(p.state_zero_point);
   const __m512i clip = _mm512_set1_epi32(p.quantized_cell_clip);
+  const SigmoidTableVectors table = sigmoid_table_vectors();
   for (std::int32_t j = 0; j < h; j += 16) {
     const __mmask16 lanes = lane_mask(h - j);
-    const __m512i input_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + j));
-    const __m512i forget_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + h + j));
-    const __m512i cell_gate = tanh_int16(_mm512_maskz_loadu_epi32(lanes, gates + 2 * h + j), -12);
-    const __m512i output_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + 3 * h + j));
+    const __m512i input_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + j), table);
+    const __m512i forget_gate =
+        sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + h + j), table);
+    const __m512i cell_gate =
+        tanh_int16(_mm512_maskz_loadu_epi32(lanes, gates + 2 * h + j), -12, table);
+    const __m512i output_gate =
+        sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + 3 * h + j), table);
     const __m512i old_cell = load_lanes(cell + j, lanes);
     const __m512i kept =
         requantize_uniform<Mode>(_mm512_mullo_epi32(forget_gate, old_cell), forget, -32768, 32767);
@@ -231,7 +249,8 @@ TSQ_TARGET_AVX512_VNNI void lstm_units(const LstmParams& p, const std::int32_t* 
           _mm512_max_epi32(new_cell, _mm512_sub_epi32(_mm512_setzero_si512(), clip)), clip);
     }
     store_lanes(cell + j, lanes, new_cell);
-    const __m512i product = _mm512_mullo_epi32(output_gate, tanh_int16(new_cell, p.cell_exponent));
+    const __m512i product =
+        _mm512_mullo_epi32(output_gate, tanh_int16(new_cell, p.cell_exponent, table));
     // clamp(Z + y, min, max) = Z + clamp(y, min - Z, max - Z): no int32 sum can wrap.
     const __m512i out = _mm512_add_epi32(
         requantize_uniform<Mode>(product, hidden, p.hidden_min - p.hidden_zero_point,
