@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Add of two (1,124,6,64) tensors (a residual connection): int8, int16, float.
+// Add of two (1,124,6,64) tensors (a residual connection): int8, int8_simd, int16, float.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -8,6 +8,7 @@
 #include "bench_util.hpp"
 #include "tsq/kernels/float/add.hpp"
 #include "tsq/kernels/reference/add.hpp"
+#include "tsq/kernels/simd/add.hpp"
 
 namespace tsq_bench {
 namespace {
@@ -67,6 +68,13 @@ void add_add(const AddShape& shape) {
     const auto output = out(c.output8, shape.input);
     time_eval(state, c.work(1),
               [&] { return tsq::reference::add(c.params8, input1, input2, output); });
+  });
+  add("add", "int8_simd", shape.name, [shape](benchmark::State& state) {
+    AddCase& c = cached<AddCase>(shape);
+    const auto input1 = in(c.input1_8, shape.input);
+    const auto input2 = in(c.input2_8, shape.input);
+    const auto output = out(c.output8, shape.input);
+    time_eval(state, c.work(1), [&] { return tsq::simd::add(c.params8, input1, input2, output); });
   });
   add("add", "int16", shape.name, [shape](benchmark::State& state) {
     AddCase& c = cached<AddCase>(shape);

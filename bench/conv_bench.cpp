@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Conv2D (int8, int16, float, hybrid) and DepthwiseConv2D (int8, float). Conv2D's int8_simd is
-// simd::conv2d on the detected path (bit-identical to int8), int8_simd_avx2 the same forced to
-// AVX2 where AVX2 is not already the detected path.
+// Conv2D (int8, int16, float, hybrid) and DepthwiseConv2D (int8, int8_simd, float). Conv2D's
+// int8_simd is simd::conv2d on the detected path (bit-identical to int8), int8_simd_avx2 the same
+// forced to AVX2 where AVX2 is not already the detected path.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,6 +16,7 @@
 #include "tsq/kernels/reference/depthwise_conv2d.hpp"
 #include "tsq/kernels/simd/conv2d.hpp"
 #include "tsq/kernels/simd/cpu.hpp"
+#include "tsq/kernels/simd/depthwise_conv2d.hpp"
 #include "tsq/kernels/simd/prepared.hpp"
 
 namespace tsq_bench {
@@ -184,6 +185,8 @@ struct DepthwiseCase {
   QuantizedWeights weights;
   QuantizedActivations<std::int8_t> int8;
   tsq::DepthwiseConv2DParams params8;
+  tsq::simd::PreparedDepthwiseConv2D simd;  // int8_simd: params8's layer, packed
+  std::vector<std::int8_t> simd_scratch;
 
   // Bytes per activation, filter and bias element of the flavour.
   Work work(double activation_bytes, double filter_bytes, double bias_bytes) const {
@@ -218,6 +221,10 @@ DepthwiseCase::DepthwiseCase(const DepthwiseShape& shape) {
   q.input = int8.input_params;
   q.output = int8.output_params;
   params8 = take(tsq::prepare_depthwise_conv2d(q, int8.multipliers), "prepare_depthwise_conv2d");
+  simd = take(tsq::simd::PreparedDepthwiseConv2D::from_reference(
+                  params8, in(weights.values, shape.filter), int8.bias),
+              "simd depthwise_conv2d");
+  simd_scratch.resize(simd.scratch_size());
 }
 
 void add_depthwise_conv2d(const DepthwiseShape& shape) {
@@ -230,6 +237,14 @@ void add_depthwise_conv2d(const DepthwiseShape& shape) {
     time_eval(state, c.work(1, 1, 4), [&] {
       return tsq::reference::depthwise_conv2d(c.params8, input, filter, bias, output);
     });
+  });
+  // simd::depthwise_conv2d on the detected path (bit-identical to int8).
+  add("depthwise_conv2d", "int8_simd", shape.name, [shape](benchmark::State& state) {
+    DepthwiseCase& c = cached<DepthwiseCase>(shape);
+    const auto input = in(c.int8.input, shape.input);
+    const auto output = out(c.int8.output, c.output_shape);
+    const tsq::Span<std::int8_t> scratch(c.simd_scratch);
+    time_eval(state, c.work(1, 1, 4), [&] { return c.simd.run(input, output, scratch); });
   });
   add("depthwise_conv2d", "float", shape.name, [shape](benchmark::State& state) {
     DepthwiseCase& c = cached<DepthwiseCase>(shape);

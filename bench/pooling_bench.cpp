@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// MaxPool2D and AvgPool2D 2x1 (stride 2x1, VALID) on (1,124,6,64): int8, int16, float.
+// MaxPool2D and AvgPool2D 2x1 (stride 2x1, VALID) on (1,124,6,64), and 1x2 on the ECG model's
+// first pool (1,1,258,5): int8, int8_simd, int16, float.
 // Mean (global average pooling) over (1,112,6,64) -> (1,64): int8, float.
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,8 @@
 #include "tsq/kernels/reference/avg_pool2d.hpp"
 #include "tsq/kernels/reference/max_pool2d.hpp"
 #include "tsq/kernels/reference/mean.hpp"
+#include "tsq/kernels/simd/avg_pool2d.hpp"
+#include "tsq/kernels/simd/max_pool2d.hpp"
 
 namespace tsq_bench {
 namespace {
@@ -25,6 +28,8 @@ struct PoolShape {
 
 // Keras MaxPooling2D((2, 1)): strides default to the pool size.
 const PoolShape kPool{"pool", {1, 124, 6, 64}, {2, 1, 2, 1, tsq::Padding::valid}};
+// The ECG model's first max pool: 5 channels, pairs along time (the width axis in TFLite).
+const PoolShape kPoolEcg{"pool_ecg", {1, 1, 258, 5}, {1, 2, 1, 2, tsq::Padding::valid}};
 
 // Pooling keeps the input's quantization: int8 asymmetric, int16 symmetric.
 struct PoolCase {
@@ -74,6 +79,15 @@ void add_max_pool2d(const PoolShape& shape) {
     const auto output = out(c.output8, c.output_shape);
     time_eval(state, c.work(1), [&] { return tsq::reference::max_pool2d(params, input, output); });
   });
+  add("max_pool2d", "int8_simd", shape.name, [shape](benchmark::State& state) {
+    PoolCase& c = cached<PoolCase>(shape);
+    const auto params = take(
+        tsq::prepare_max_pool2d(pool_quantization<tsq::MaxPool2DQuantization>(shape, c.params8)),
+        "prepare_max_pool2d int8");
+    const auto input = in(c.input8, shape.input);
+    const auto output = out(c.output8, c.output_shape);
+    time_eval(state, c.work(1), [&] { return tsq::simd::max_pool2d(params, input, output); });
+  });
   add("max_pool2d", "int16", shape.name, [shape](benchmark::State& state) {
     PoolCase& c = cached<PoolCase>(shape);
     const tsq::MaxPool2DParams params = take(
@@ -102,6 +116,15 @@ void add_avg_pool2d(const PoolShape& shape) {
     const auto input = in(c.input8, shape.input);
     const auto output = out(c.output8, c.output_shape);
     time_eval(state, c.work(1), [&] { return tsq::reference::avg_pool2d(params, input, output); });
+  });
+  add("avg_pool2d", "int8_simd", shape.name, [shape](benchmark::State& state) {
+    PoolCase& c = cached<PoolCase>(shape);
+    const auto params = take(
+        tsq::prepare_avg_pool2d(pool_quantization<tsq::AvgPool2DQuantization>(shape, c.params8)),
+        "prepare_avg_pool2d int8");
+    const auto input = in(c.input8, shape.input);
+    const auto output = out(c.output8, c.output_shape);
+    time_eval(state, c.work(1), [&] { return tsq::simd::avg_pool2d(params, input, output); });
   });
   add("avg_pool2d", "int16", shape.name, [shape](benchmark::State& state) {
     PoolCase& c = cached<PoolCase>(shape);
@@ -177,8 +200,10 @@ void add_mean(const MeanShape& shape) {
 }  // namespace
 
 void register_pooling() {
-  add_max_pool2d(kPool);
-  add_avg_pool2d(kPool);
+  for (const PoolShape& shape : {kPool, kPoolEcg}) {
+    add_max_pool2d(shape);
+    add_avg_pool2d(shape);
+  }
   add_mean(kMean);
 }
 

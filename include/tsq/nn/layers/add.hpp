@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 // Add of two tensors (residual connections), with NumPy broadcasting as the kernels do it:
 // shapes aligned at the last axis, along each axis equal sizes or one of them 1 (e.g.
-// [1, T, C] + [1, 1, C]). Quantized forms: int8 and int16 activations (reference::add, each
-// input with its own parameters, the output's from the request); the float precisions run the
-// float layer.
+// [1, T, C] + [1, 1, C]). Quantized forms: int8 (simd::add) and int16 activations
+// (reference::add), each input with its own parameters, the output's from the request; the float
+// precisions run the float layer.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "tsq/kernels/float/add.hpp"
 #include "tsq/kernels/reference/add.hpp"
+#include "tsq/kernels/simd/add.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/layers/elementwise.hpp"
 
@@ -21,13 +24,18 @@ namespace nn {
 
 namespace detail {
 
-// reference::add on two inputs; its output multiplier can flush to zero.
+// Add on two inputs (int8: the SIMD kernel, bit-identical to reference::add); its output
+// multiplier can flush to zero.
 struct AddKernel {
   using Params = AddParams;
   template <typename T>
   static Status run(const Params& params, Span<const AnyTensor> inputs,
                     const TensorView<T>& output) {
-    return reference::add(params, inputs[0].view<const T>(), inputs[1].view<const T>(), output);
+    if constexpr (std::is_same_v<T, std::int8_t>) {
+      return simd::add(params, inputs[0].view<const T>(), inputs[1].view<const T>(), output);
+    } else {
+      return reference::add(params, inputs[0].view<const T>(), inputs[1].view<const T>(), output);
+    }
   }
   static bool flushes_to_zero(const Params& params) {
     return params.output_multiplier.multiplier == 0;

@@ -27,6 +27,7 @@
 #include "tsq/kernels/mcu/depthwise_conv2d.hpp"
 #include "tsq/kernels/prepared.hpp"
 #include "tsq/kernels/reference/depthwise_conv2d.hpp"
+#include "tsq/kernels/simd/depthwise_conv2d.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/layers/conv.hpp"
 #include "tsq/nn/weights.hpp"
@@ -329,17 +330,37 @@ class QuantizedDepthwiseConvolution final : public QuantizedLayer {
         input_nhwc_(input_nhwc),
         filter_shape_(filter_shape),
         output_nhwc_(output_nhwc),
-        output_(output) {}
+        output_(output) {
+    // The SIMD kernel (kernels/simd/, the fastest path this CPU has, bit-identical to the
+    // reference); its packed filter is shared by copies, being never written.
+    auto fast = simd::PreparedDepthwiseConv2D::from_reference(
+        *prepared_, TensorView<const std::int8_t>(weights_.values.data(), filter_shape_),
+        Span<const std::int32_t>(bias_.data(), bias_.size()));
+    if (fast.is_ok()) {
+      fast_ = std::make_shared<const simd::PreparedDepthwiseConv2D>(std::move(fast).value());
+    }
+  }
   std::unique_ptr<QuantizedLayer> clone() const override {
     return std::make_unique<QuantizedDepthwiseConvolution>(*this);
   }
+  std::size_t scratch_bytes() const override {
+    return fast_ ? scratch_bytes_for<std::int8_t>(fast_->scratch_size()) : 0;
+  }
+  std::size_t exported_scratch_bytes() const override { return 0; }  // kernels/mcu loops
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
-             Span<std::byte> /*scratch*/) const override {
+             Span<std::byte> scratch) const override {
     const Result<TensorView<const std::int8_t>> input =
         inputs[0].view<const std::int8_t>().reshaped(input_nhwc_);
     if (!input.is_ok()) return input.status();
     const Result<TensorView<std::int8_t>> out = output.view<std::int8_t>().reshaped(output_nhwc_);
     if (!out.is_ok()) return out.status();
+    if (fast_) {
+      const Span<std::int8_t> rows = take_scratch<std::int8_t>(scratch, fast_->scratch_size());
+      if (rows.data() == nullptr) {
+        return Status::error(ErrorCode::buffer_too_small, "DepthwiseConv scratch");
+      }
+      return fast_->run(input.value(), out.value(), rows);
+    }
     // The reference's arithmetic in tighter loops (kernels/mcu/, bit-identical).
     return mcu::depthwise_conv2d(
         prepared_, input.value(),
@@ -385,6 +406,7 @@ class QuantizedDepthwiseConvolution final : public QuantizedLayer {
   Shape filter_shape_;
   Shape output_nhwc_;
   TensorQuantization output_;
+  std::shared_ptr<const simd::PreparedDepthwiseConv2D> fast_;
 };
 
 // DRQ without a hybrid kernel: int8 per-channel weights at rest, dequantized (q * S_c) into

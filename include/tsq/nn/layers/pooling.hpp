@@ -26,6 +26,8 @@
 #include "tsq/kernels/reference/avg_pool2d.hpp"
 #include "tsq/kernels/reference/max_pool2d.hpp"
 #include "tsq/kernels/reference/pool2d_common.hpp"
+#include "tsq/kernels/simd/avg_pool2d.hpp"
+#include "tsq/kernels/simd/max_pool2d.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/layers/conv.hpp"
 #include "tsq/nn/weights.hpp"
@@ -56,8 +58,11 @@ class QuantizedPooling final : public QuantizedLayer {
     if (!input.is_ok()) return input.status();
     const Result<TensorView<Activation>> out = output.view<Activation>().reshaped(output_nhwc_);
     if (!out.is_ok()) return out.status();
+    // int8: the SIMD kernels (kernels/simd/, bit-identical to the reference).
     if constexpr (Reduction == PoolReduction::max && std::is_same_v<Activation, std::int8_t>) {
-      return mcu::max_pool2d(params_, input.value(), out.value());  // bit-identical, faster
+      return simd::max_pool2d(params_, input.value(), out.value());
+    } else if constexpr (std::is_same_v<Activation, std::int8_t>) {
+      return simd::avg_pool2d(params_, input.value(), out.value());
     } else if constexpr (Reduction == PoolReduction::max) {
       return reference::max_pool2d(params_, input.value(), out.value());
     } else {
