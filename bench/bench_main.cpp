@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   tsq_bench::register_conv2d();
   tsq_bench::register_depthwise_conv2d();
   tsq_bench::register_fully_connected();
+  tsq_bench::register_hybrid();
   tsq_bench::register_lstm();
   tsq_bench::register_pooling();
   tsq_bench::register_add();

@@ -42,6 +42,7 @@ namespace tsq_bench {
 void register_conv2d();
 void register_depthwise_conv2d();
 void register_fully_connected();
+void register_hybrid();  // hybrid_simd: DRQ FullyConnected and Conv2D on kernels/simd
 void register_lstm();
 void register_pooling();  // max_pool2d, avg_pool2d, mean
 void register_add();

@@ -19,6 +19,7 @@
 #include "tsq/kernels/reference/requantize.hpp"
 #include "tsq/kernels/reference/softmax.hpp"
 #include "tsq/kernels/reference/tanh.hpp"
+#include "tsq/kernels/simd/softmax.hpp"
 
 namespace tsq_bench {
 namespace {
@@ -167,6 +168,21 @@ void add_softmax(const ElementwiseShape& shape) {
     const auto input = in(c.input8, shape.shape);
     const auto output = out(c.output8, shape.shape);
     time_eval(state, c.work(1, 1), [&] { return tsq::reference::softmax(params, input, output); });
+  });
+  // The same layer with its exponentials tabled once (simd::softmax, bit-identical).
+  add("softmax", "int8_simd", shape.name, [shape](benchmark::State& state) {
+    ElementwiseCase& c = cached<ElementwiseCase>(shape);
+    tsq::SoftmaxQuantization q;
+    q.shape = shape.shape;
+    q.input = c.params8;
+    q.output = tsq::make_quant_params(1.0f / 256, -128, tsq::DataType::int8);
+    const tsq::SoftmaxParams params = take(tsq::prepare_softmax(q), "prepare_softmax int8");
+    tsq::simd::SoftmaxExpTable table;
+    check(tsq::simd::make_softmax_exp_table(params, table), "make_softmax_exp_table");
+    const auto input = in(c.input8, shape.shape);
+    const auto output = out(c.output8, shape.shape);
+    time_eval(state, c.work(1, 1),
+              [&] { return tsq::simd::softmax(params, table, input, output); });
   });
   add("softmax", "int16", shape.name, [shape](benchmark::State& state) {
     ElementwiseCase& c = cached<ElementwiseCase>(shape);

@@ -10,7 +10,8 @@ Usage:
 Per <op>/<shape> with an int8_simd row: its time, its rate in G int8 MAC/s and GOPS (one MAC is
 two operations), its share of peak/vnni, and the time of the eigen, float and int8 (reference)
 rows over the int8_simd time (> 1: int8_simd faster). fc_big is also given against the time of
-peak/stream_8mb (reading 8 MB once). Then the model/float and model/int8 rows. All from this one
+peak/stream_8mb (reading 8 MB once). Then the hybrid_simd rows (DRQ on kernels/simd) against
+the hybrid reference and Eigen, and the model/float and model/int8 rows. All from this one
 run (medians when it has repetitions). Standard library only.
 """
 
@@ -84,6 +85,20 @@ def main():
             label += f" ({time / stream[0]:.2f}x the 8 MB stream)"
         print(f"| {label} | {fmt(time, 2)} | {fmt(rate)} | {fmt(2 * rate if rate else None)} | "
               f"{fmt(share)} | {ratio('eigen')} | {ratio('float')} | {ratio('int8')} |")
+    hybrid = [(name, entry) for name, entry in rows.items()
+              if len(name.split("/")) == 3 and name.split("/")[1] == "hybrid_simd"]
+    if hybrid:  # DRQ: float in and out, int8 weights; the reference is the `hybrid` row
+        print()
+        print("| op / shape | hybrid_simd µs | G MAC/s | hybrid reference / simd | eigen / simd |")
+        print("|---|---:|---:|---:|---:|")
+        for name, (time, row) in hybrid:
+            op, _, shape = name.split("/")
+            macs = row.get("MACs")
+            reference = rows.get(f"{op}/hybrid/{shape}")
+            eigen = rows.get(f"{op}/eigen/{shape}")
+            print(f"| {op} / {shape} | {fmt(time, 2)} | {fmt(macs / time / 1e3 if macs else None)} | "
+                  f"{fmt(reference[0] / time, 2) if reference else '—'} | "
+                  f"{fmt(eigen[0] / time, 2) if eigen else '—'} |")
     models = sorted({name.split("/")[2] for name in rows if name.startswith("model/")})
     if models:
         print()

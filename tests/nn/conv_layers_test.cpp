@@ -30,6 +30,7 @@
 #include "tsq/kernels/reference/depthwise_conv2d.hpp"
 #include "tsq/kernels/reference/max_pool2d.hpp"
 #include "tsq/kernels/reference/mean.hpp"
+#include "tsq/kernels/simd/hybrid_conv2d.hpp"
 #include "tsq/nn/layers/batch_norm.hpp"
 #include "tsq/nn/layers/conv.hpp"
 #include "tsq/nn/layers/dense.hpp"
@@ -616,7 +617,13 @@ void check_conv_approximations(const Model& model, const std::vector<float>& ohw
   auto hybrid = tsq::hybrid::prepare_owned_conv2d(conv.input_nhwc(), conv.filter_shape(), w->scales,
                                                   conv.options());
   REQUIRE(hybrid.is_ok());
-  CHECK(drq.value()->scratch_bytes() == tsq::hybrid::conv2d_scratch_size(*hybrid));
+  // The layer runs the SIMD kernel: its scratch (the quantized item, then im2col rows).
+  const auto fast = tsq::simd::PreparedHybridConv2D::from_reference(
+      *hybrid, tsq::TensorView<const std::int8_t>(w->values.data(), conv.filter_shape()), {});
+  REQUIRE(fast.is_ok());
+  CHECK(fast->scratch_size() > tsq::hybrid::conv2d_scratch_size(*hybrid));
+  CHECK(drq.value()->scratch_bytes() ==
+        tsq::nn::detail::scratch_bytes_for<std::int8_t>(fast->scratch_size()));
 
   const auto half = layer.quantize(request_for(Precision::float16_weights, {}, {}, {}));
   REQUIRE(half.is_ok());

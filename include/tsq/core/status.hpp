@@ -54,7 +54,9 @@ class [[nodiscard]] Status {
  public:
   static constexpr std::size_t kMessageCapacity = 120;
 
-  constexpr Status() = default;
+  // Only the terminator is written: every kernel call makes and returns statuses, and
+  // zero-filling the whole message would cost more than a small kernel's work.
+  Status() { message_[0] = '\0'; }
 
   static Status ok() { return Status(); }
 
@@ -103,7 +105,7 @@ class [[nodiscard]] Status {
  private:
   ErrorCode code_ = ErrorCode::ok;
   std::size_t length_ = 0;
-  char message_[kMessageCapacity] = {};
+  char message_[kMessageCapacity];  // valid up to message_[length_] == '\0'
 };
 
 // A value or the Status that explains why there is none. T must be default-constructible

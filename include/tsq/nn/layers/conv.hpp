@@ -28,6 +28,7 @@
 #include "tsq/kernels/hybrid/conv2d.hpp"
 #include "tsq/kernels/prepared.hpp"
 #include "tsq/kernels/reference/conv2d.hpp"
+#include "tsq/kernels/simd/hybrid_conv2d.hpp"
 #include "tsq/kernels/simd/prepared.hpp"
 #include "tsq/nn/float_backend.hpp"
 #include "tsq/nn/layer.hpp"
@@ -494,12 +495,22 @@ class HybridConvolution final : public QuantizedLayer {
         prepared_(std::move(prepared)),
         input_nhwc_(input_nhwc),
         filter_shape_(filter_shape),
-        output_nhwc_(output_nhwc) {}
+        output_nhwc_(output_nhwc) {
+    // The SIMD kernel (kernels/simd/, the fastest path this CPU has, the reference's floats bit
+    // for bit); its packed filter is shared by copies, being never written.
+    auto fast = simd::PreparedHybridConv2D::from_reference(
+        prepared_, TensorView<const std::int8_t>(weights_.values.data(), filter_shape_),
+        Span<const float>(bias_.data(), bias_.size()));
+    if (fast.is_ok()) {
+      fast_ = std::make_shared<const simd::PreparedHybridConv2D>(std::move(fast).value());
+    }
+  }
   std::unique_ptr<QuantizedLayer> clone() const override {
     return std::make_unique<HybridConvolution>(*this);
   }
   std::size_t scratch_bytes() const override {
-    return hybrid::conv2d_scratch_size(prepared_.params());
+    return fast_ ? scratch_bytes_for<std::int8_t>(fast_->scratch_size())
+                 : hybrid::conv2d_scratch_size(prepared_.params());
   }
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
              Span<std::byte> scratch) const override {
@@ -508,6 +519,11 @@ class HybridConvolution final : public QuantizedLayer {
     if (!input.is_ok()) return input.status();
     const Result<TensorView<float>> out = output.view<float>().reshaped(output_nhwc_);
     if (!out.is_ok()) return out.status();
+    if (fast_) {
+      const Span<std::int8_t> rows = take_scratch<std::int8_t>(scratch, fast_->scratch_size());
+      if (rows.data() == nullptr) return Status::error(ErrorCode::buffer_too_small, "Conv scratch");
+      return fast_->run(input.value(), out.value(), rows);
+    }
     return hybrid::conv2d(
         prepared_, input.value(),
         TensorView<const std::int8_t>(weights_.values.data(), filter_shape_),
@@ -532,6 +548,7 @@ class HybridConvolution final : public QuantizedLayer {
   Shape input_nhwc_;
   Shape filter_shape_;
   Shape output_nhwc_;
+  std::shared_ptr<const simd::PreparedHybridConv2D> fast_;
 };
 
 template <typename Derived, int SpatialRank>

@@ -20,6 +20,7 @@
 #include "tsq/kernels/hybrid/fully_connected.hpp"
 #include "tsq/kernels/prepared.hpp"
 #include "tsq/kernels/reference/fully_connected.hpp"
+#include "tsq/kernels/simd/hybrid_fully_connected.hpp"
 #include "tsq/kernels/simd/prepared.hpp"
 #include "tsq/nn/float_backend.hpp"
 #include "tsq/nn/layer.hpp"
@@ -338,15 +339,32 @@ class HybridDense final : public QuantizedLayer {
         bias_(std::move(bias)),
         prepared_(std::move(prepared)),
         units_(units),
-        depth_(depth) {}
+        depth_(depth) {
+    // The SIMD kernel (kernels/simd/, the fastest path this CPU has, the reference's floats bit
+    // for bit); its packed weights are shared by copies, being never written.
+    auto fast = simd::PreparedHybridFullyConnected::from_reference(
+        prepared_, TensorView<const std::int8_t>(weights_.values.data(), Shape{units_, depth_}),
+        Span<const float>(bias_.data(), bias_.size()));
+    if (fast.is_ok()) {
+      fast_ = std::make_shared<const simd::PreparedHybridFullyConnected>(std::move(fast).value());
+    }
+  }
   std::unique_ptr<QuantizedLayer> clone() const override {
     return std::make_unique<HybridDense>(*this);
   }
   std::size_t scratch_bytes() const override {
-    return hybrid::fully_connected_scratch_size(depth_);
+    return fast_ ? scratch_bytes_for<std::int8_t>(fast_->scratch_size(kSimdRows))
+                 : hybrid::fully_connected_scratch_size(depth_);
   }
   Status run(Span<const AnyTensor> inputs, const AnyTensor& output,
              Span<std::byte> scratch) const override {
+    if (fast_) {
+      const Span<std::int8_t> rows =
+          take_scratch<std::int8_t>(scratch, fast_->scratch_size(kSimdRows));
+      if (rows.data() == nullptr)
+        return Status::error(ErrorCode::buffer_too_small, "Dense scratch");
+      return fast_->run(inputs[0].view<const float>(), output.view<float>(), rows);
+    }
     return hybrid::fully_connected(
         prepared_, inputs[0].view<const float>(),
         TensorView<const std::int8_t>(weights_.values.data(), Shape{units_, depth_}),
@@ -364,11 +382,14 @@ class HybridDense final : public QuantizedLayer {
   }
 
  private:
+  // Rows of input the SIMD kernel's scratch holds at once (more rows run in blocks).
+  static constexpr std::int32_t kSimdRows = 16;
   PerChannelWeights<std::int8_t> weights_;
   std::vector<float> bias_;
   Prepared<hybrid::FullyConnectedParams> prepared_;
   std::int32_t units_;
   std::int32_t depth_;
+  std::shared_ptr<const simd::PreparedHybridFullyConnected> fast_;
 };
 
 }  // namespace detail

@@ -16,6 +16,7 @@
 #include "tsq/export/kernel_params.hpp"
 #include "tsq/kernels/float/softmax.hpp"
 #include "tsq/kernels/reference/softmax.hpp"
+#include "tsq/kernels/simd/softmax.hpp"
 #include "tsq/nn/layer.hpp"
 #include "tsq/nn/layers/elementwise.hpp"
 
@@ -24,17 +25,43 @@ namespace nn {
 
 namespace detail {
 
-// reference::softmax. Its params are safe to copy into each quantized layer: the int16 tables
-// they point at are the constexpr ones.
+// The reference's params (safe to copy into each quantized layer: the int16 tables they point
+// at are the constexpr ones) and, for int8, the exponential table of simd::softmax, shared by
+// copies of the layer.
+struct SoftmaxLayerParams {
+  SoftmaxParams reference;
+  std::shared_ptr<const simd::SoftmaxExpTable> table;
+};
+
+inline Result<SoftmaxLayerParams> prepare_softmax_layer(const SoftmaxQuantization& q) {
+  const Result<SoftmaxParams> params = prepare_softmax(q);
+  if (!params.is_ok()) return params.status();
+  SoftmaxLayerParams layer;
+  layer.reference = *params;
+  if (params->input_type == DataType::int8) {
+    auto table = std::make_shared<simd::SoftmaxExpTable>();
+    TSQ_RETURN_IF_ERROR(simd::make_softmax_exp_table(*params, *table));
+    layer.table = std::move(table);
+  }
+  return layer;
+}
+
+// int8: simd::softmax (bit-identical to the reference); int16: reference::softmax.
 struct SoftmaxKernel : NoOutputMultiplier {
-  using Params = SoftmaxParams;
+  using Params = SoftmaxLayerParams;
   template <typename T>
   static Status run(const Params& params, Span<const AnyTensor> inputs,
                     const TensorView<T>& output) {
-    return reference::softmax(params, inputs[0].view<const T>(), output);
+    if constexpr (std::is_same_v<T, std::int8_t>) {
+      if (params.table) {
+        return simd::softmax(params.reference, *params.table, inputs[0].view<const T>(), output);
+      }
+    }
+    return reference::softmax(params.reference, inputs[0].view<const T>(), output);
   }
   template <typename T>
-  static Status emit(const Params& params, codegen::LayerCode& code) {
+  static Status emit(const Params& layer_params, codegen::LayerCode& code) {
+    const SoftmaxParams& params = layer_params.reference;
     const std::string name = codegen::write_params(code.constants, code.id + "_params", params);
     code.include("tsq/kernels/reference/softmax.hpp");
     if constexpr (std::is_same_v<T, std::int8_t>) {
@@ -88,8 +115,8 @@ class Softmax final : public detail::ElementwiseLayer<Softmax> {
     const TensorQuantization output = fixed_output(activation_type(request.precision));
     return quantized<detail::SoftmaxKernel>(
         request.precision,
-        prepare_softmax(SoftmaxQuantization{input_shapes()[0], request.inputs[0].params,
-                                            output.params, beta_, request.rounding}),
+        detail::prepare_softmax_layer(SoftmaxQuantization{
+            input_shapes()[0], request.inputs[0].params, output.params, beta_, request.rounding}),
         output);
   }
 
