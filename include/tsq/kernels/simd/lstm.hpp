@@ -13,8 +13,9 @@
 //       sum R s = 256 d1 + d0 + (128 - 257 kInputOffset) sum R,
 //
 //     the last term folded with the reference's recurrent bias into one int32 per row;
-//  3. the elementwise half of the step: on AVX-512 in vector form (lstm_avx512.hpp), on the
-//     other paths through the reference's own lstm_unit.
+//  3. the elementwise half of the step: on AVX-512 in vector form (lstm_avx512.hpp, which also
+//     makes the recurrent products itself), on the other paths through the reference's own
+//     lstm_unit.
 //
 // Supported: int8 input and output, int8 weights, an int8 or int16 state (the int16-activation
 // and int16-weight forms keep int64 accumulators and run on the reference). The weights are
@@ -159,10 +160,11 @@ void lstm_step(Path path, const LstmParams& p, const PackedLstmWeights& weights,
                std::int8_t* state_rows, std::ptrdiff_t state_row_stride, State* state,
                std::int16_t* cell, std::int8_t* output) {
   const std::int32_t rows = kLstmGateCount * p.hidden_size;
-  write_state_rows(state, p.hidden_size, weights.recurrent.padded_depth, state_rows,
-                   state_rows + state_row_stride);
+  std::int8_t* low = state_rows;
+  std::int8_t* high = state_rows + state_row_stride;
+  write_state_rows(state, p.hidden_size, weights.recurrent.padded_depth, low, high);
   GemmBlock block;
-  block.rows = state_rows;
+  block.rows = low;
   block.row_stride = state_row_stride;
   block.row_count = 2;
   block.output = accumulators;
@@ -171,21 +173,6 @@ void lstm_step(Path path, const LstmParams& p, const PackedLstmWeights& weights,
   stage.rounding = Mode;
   stage.type = OutputType::accumulator;
   run_gemm(path, weights.recurrent, 0, block, stage);
-#if TSQ_SIMD_X86
-  if (path == Path::avx512_vnni) {
-    if (weights.recurrent.left_shift) {
-      avx512_vnni::lstm_gate_sums<Mode, true>(p, weights.recurrent, weights.recurrent_bias.data(),
-                                              input_products, accumulators, accumulators + rows,
-                                              gates);
-    } else {
-      avx512_vnni::lstm_gate_sums<Mode, false>(p, weights.recurrent, weights.recurrent_bias.data(),
-                                               input_products, accumulators, accumulators + rows,
-                                               gates);
-    }
-    avx512_vnni::lstm_units<Mode>(p, gates, state, cell, output);
-    return;
-  }
-#endif
   lstm_step_portable<Mode>(p, weights, input_products, accumulators, gates, state, cell, output);
 }
 
@@ -242,6 +229,25 @@ void lstm_sequence(const LstmParams& p, const PackedLstmWeights& weights,
     }
     State* state = state_data + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
     std::int16_t* cell = cell_state + static_cast<std::ptrdiff_t>(b) * p.hidden_size;
+#if TSQ_SIMD_X86
+    if (path == Path::avx512_vnni) {
+      // The whole recurrence in one vector function: its constants are made once per window.
+      std::int8_t* out = sequences ? &output(b, 0, 0) : &output(b, 0);
+      const std::ptrdiff_t step = sequences ? output.stride(1) : 0;
+      std::int8_t* low = state_rows.data;
+      std::int8_t* high = state_rows.data + state_rows.stride;
+      if (weights.recurrent.left_shift) {
+        avx512_vnni::lstm_steps<Mode, true>(p, weights.recurrent, weights.recurrent_bias.data(),
+                                            products, steps, reverse, out, step, state, cell, low,
+                                            high, gates);
+      } else {
+        avx512_vnni::lstm_steps<Mode, false>(p, weights.recurrent, weights.recurrent_bias.data(),
+                                             products, steps, reverse, out, step, state, cell, low,
+                                             high, gates);
+      }
+      continue;
+    }
+#endif
     for (std::int32_t s = 0; s < steps; ++s) {
       const std::int32_t t = reverse ? steps - 1 - s : s;
       std::int8_t* out = sequences ? &output(b, t, 0) : &output(b, 0);

@@ -163,30 +163,54 @@ TSQ_TARGET_AVX512_VNNI inline __mmask16 lane_mask(std::int32_t count) {
   return static_cast<__mmask16>(count >= 16 ? 0xFFFF : (1u << count) - 1);
 }
 
-// The gate pre-activations a = sat16(u + v) of one step, 4H rows: v from the recurrent GEMM's
-// two accumulator rows, v = M_h (256 d_high + d_low + bias), saturated to int16 in TFLite's
-// scheme. u + v saturates to int32 first (reference: in int64); a wrapped sum means |u + v| >=
-// 2^31, where both saturations give the sign of u.
+// The gate pre-activations a = sat16(u + v) of one step, 4H rows, with the recurrent products
+// made here (the GEMM's kernel for two rows, without its dispatch, spills and stores: for the
+// small hidden sizes of time-series models they cost more than the products). Per tile of 16
+// rows, d_low and d_high are the packed weights' dot products with the state's two byte rows
+// (lstm.hpp), v = M_h (256 d_high + d_low + bias), saturated to int16 in TFLite's scheme. u + v
+// saturates to int32 first (reference: in int64); a wrapped sum means |u + v| >= 2^31, where both
+// saturations give the sign of u.
 template <RoundingMode Mode, bool Saturate>
-TSQ_TARGET_AVX512_VNNI void lstm_gate_sums(const LstmParams& p, const PackedWeights& recurrent,
-                                           const std::int32_t* recurrent_bias,
-                                           const std::int32_t* input_products,
-                                           const std::int32_t* low, const std::int32_t* high,
-                                           std::int32_t* gates) {
+TSQ_TARGET_AVX512_VNNI inline void lstm_gate_sums(
+    const LstmParams& p, const PackedWeights& recurrent, const std::int32_t* recurrent_bias,
+    const std::int32_t* input_products, const std::int8_t* low_row, const std::int8_t* high_row,
+    std::int32_t* gates) {
   const std::int32_t rows = kLstmGateCount * p.hidden_size;
   const TileRequantization* tiles = recurrent.group_requantization(0);
+  const std::int8_t* values = recurrent.group_values(0);
+  const std::ptrdiff_t tile_bytes = recurrent.tile_bytes();
+  const std::int32_t depth_groups = recurrent.padded_depth / kDepthGroup;
+  const __m512i zero = _mm512_setzero_si512();
   for (std::int32_t first = 0, t = 0; first < rows; first += kTileUnits, ++t) {
+    const std::int8_t* line = values + t * tile_bytes;
+    // Two chains per row (even and odd depth groups) halve the dependency on vpdpbusd latency.
+    __m512i low0 = zero, low1 = zero, high0 = zero, high1 = zero;
+    std::int32_t k = 0;
+    for (; k + 1 < depth_groups; k += 2) {
+      const __m512i w0 = load(line + k * kTileLineBytes);
+      const __m512i w1 = load(line + (k + 1) * kTileLineBytes);
+      low0 = _mm512_dpbusd_epi32(low0, broadcast_depth_group(low_row + k * kDepthGroup), w0);
+      high0 = _mm512_dpbusd_epi32(high0, broadcast_depth_group(high_row + k * kDepthGroup), w0);
+      low1 = _mm512_dpbusd_epi32(low1, broadcast_depth_group(low_row + (k + 1) * kDepthGroup), w1);
+      high1 =
+          _mm512_dpbusd_epi32(high1, broadcast_depth_group(high_row + (k + 1) * kDepthGroup), w1);
+    }
+    if (k < depth_groups) {
+      const __m512i w = load(line + k * kTileLineBytes);
+      low0 = _mm512_dpbusd_epi32(low0, broadcast_depth_group(low_row + k * kDepthGroup), w);
+      high0 = _mm512_dpbusd_epi32(high0, broadcast_depth_group(high_row + k * kDepthGroup), w);
+    }
     const __mmask16 lanes = lane_mask(rows - first);
-    const __m512i x = _mm512_add_epi32(
-        _mm512_add_epi32(_mm512_slli_epi32(_mm512_maskz_loadu_epi32(lanes, high + first), 8),
-                         _mm512_maskz_loadu_epi32(lanes, low + first)),
-        _mm512_maskz_loadu_epi32(lanes, recurrent_bias + first));
+    // 256 d_high + d_low + bias wraps as the reference's int32 accumulator would.
+    const __m512i x =
+        _mm512_add_epi32(_mm512_add_epi32(_mm512_slli_epi32(_mm512_add_epi32(high0, high1), 8),
+                                          _mm512_add_epi32(low0, low1)),
+                         _mm512_maskz_loadu_epi32(lanes, recurrent_bias + first));
     __m512i v = requantize_tile<Mode, Saturate>(x, tiles[t]);
     if (p.saturate_gate_products) v = clamp_int16(v);
     const __m512i u = _mm512_maskz_loadu_epi32(lanes, input_products + first);
     const __m512i sum = _mm512_add_epi32(u, v);
     // Overflow: u and v of one sign, the sum of the other.
-    const __m512i zero = _mm512_setzero_si512();
     const __mmask16 wrapped = _mm512_cmplt_epi32_mask(
         _mm512_and_si512(_mm512_xor_si512(u, sum), _mm512_xor_si512(v, sum)), zero);
     __m512i a = clamp_int16(sum);
@@ -194,50 +218,121 @@ TSQ_TARGET_AVX512_VNNI void lstm_gate_sums(const LstmParams& p, const PackedWeig
         a, wrapped,
         _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(u, zero), _mm512_set1_epi32(32767),
                                 _mm512_set1_epi32(-32768)));
-    _mm512_mask_storeu_epi32(gates + first, lanes, a);
+    if (lanes == 0xFFFF) {
+      _mm512_storeu_si512(gates + first, a);  // forwarded to lstm_units' loads (see store_lanes)
+    } else {
+      _mm512_mask_storeu_epi32(gates + first, lanes, a);
+    }
   }
 }
 
+// lstm.hpp's write_state_rows for an int16 state, 16 values at a time (kInputOffset = 128 here:
+// the low byte as it is, the high byte + 128).
+TSQ_TARGET_AVX512_VNNI inline void write_state_rows(const std::int16_t* state,
+                                                    std::int32_t hidden_size,
+                                                    std::int32_t padded_depth, std::int8_t* low,
+                                                    std::int8_t* high) {
+  static_assert(kInputOffset == 128, "the x86 paths read activations as u = x + 128");
+  const __m256i flip = _mm256_set1_epi16(0x80);
+  for (std::int32_t k = 0; k < hidden_size; k += 16) {
+    const std::int32_t count = hidden_size - k < 16 ? hidden_size - k : 16;
+    if (count == 16) {  // whole-vector stores: see store_lanes
+      const __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(state + k));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(low + k), _mm256_cvtepi16_epi8(values));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(high + k),
+                       _mm256_cvtepi16_epi8(_mm256_xor_si256(_mm256_srai_epi16(values, 8), flip)));
+    } else {
+      const auto lanes = static_cast<__mmask16>((1u << count) - 1);
+      const __m256i values = _mm256_maskz_loadu_epi16(lanes, state + k);
+      _mm_mask_storeu_epi8(low + k, lanes, _mm256_cvtepi16_epi8(values));
+      _mm_mask_storeu_epi8(
+          high + k, lanes,
+          _mm256_cvtepi16_epi8(_mm256_xor_si256(_mm256_srai_epi16(values, 8), flip)));
+    }
+  }
+  for (std::int32_t k = hidden_size; k < padded_depth; ++k) {
+    low[k] = 0;
+    high[k] = 0;
+  }
+}
+
+// Whole-vector loads and stores where all 16 lanes are used: a masked store, even with a full
+// mask, is not forwarded to the next step's load of the same values (AMD Zen 4), which put a
+// store-to-load stall into every step of the recurrence.
 template <typename T>
 TSQ_TARGET_AVX512_VNNI inline void store_lanes(T* destination, __mmask16 lanes, __m512i values) {
   if constexpr (sizeof(T) == 1) {
-    _mm512_mask_cvtepi32_storeu_epi8(destination, lanes, values);
+    if (lanes == 0xFFFF) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(destination), _mm512_cvtepi32_epi8(values));
+    } else {
+      _mm512_mask_cvtepi32_storeu_epi8(destination, lanes, values);
+    }
   } else {
-    _mm512_mask_cvtepi32_storeu_epi16(destination, lanes, values);
+    if (lanes == 0xFFFF) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(destination), _mm512_cvtepi32_epi16(values));
+    } else {
+      _mm512_mask_cvtepi32_storeu_epi16(destination, lanes, values);
+    }
   }
 }
 
 template <typename T>
 TSQ_TARGET_AVX512_VNNI inline __m512i load_lanes(const T* source, __mmask16 lanes) {
   if constexpr (sizeof(T) == 1) {
+    if (lanes == 0xFFFF) {
+      return _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(source)));
+    }
     return _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lanes, source));
   } else {
+    if (lanes == 0xFFFF) {
+      return _mm512_cvtepi16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(source)));
+    }
     return _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(lanes, source));
   }
 }
 
+TSQ_TARGET_AVX512_VNNI inline __m512i load_int32_lanes(const std::int32_t* source,
+                                                       __mmask16 lanes) {
+  return lanes == 0xFFFF ? load(source) : _mm512_maskz_loadu_epi32(lanes, source);
+}
+
+// What every step's elementwise half reads: made once per window.
+struct UnitConstants {
+  SigmoidTableVectors table;
+  UniformMultiplier forget;  // f * c -> c
+  UniformMultiplier input;   // i * g -> c
+  UniformMultiplier hidden;  // o * tanh(c) -> h
+  UniformMultiplier state;   // o * tanh(c) -> s
+};
+
+TSQ_TARGET_AVX512_VNNI inline UnitConstants unit_constants(const LstmParams& p) {
+  return UnitConstants{sigmoid_table_vectors(),
+                       uniform_multiplier(p.forget_cell_multiplier, p.rounding),
+                       uniform_multiplier(p.input_cell_multiplier, p.rounding),
+                       uniform_multiplier(p.hidden_multiplier, p.rounding),
+                       uniform_multiplier(p.state_multiplier, p.rounding)};
+}
+
 // reference::detail::lstm_unit for every hidden unit, 16 at a time.
 template <RoundingMode Mode, typename Activation, typename State>
-TSQ_TARGET_AVX512_VNNI void lstm_units(const LstmParams& p, const std::int32_t* gates, State* state,
-                                       std::int16_t* cell, Activation* output) {
+TSQ_TARGET_AVX512_VNNI inline void lstm_units(const LstmParams& p, const UnitConstants& constants,
+                                              const std::int32_t* gates, State* state,
+                                              std::int16_t* cell, Activation* output) {
   const std::int32_t h = p.hidden_size;
-  const UniformMultiplier forget = uniform_multiplier(p.forget_cell_multiplier, p.rounding);
-  const UniformMultiplier input = uniform_multiplier(p.input_cell_multiplier, p.rounding);
-  const UniformMultiplier hidden = uniform_multiplier(p.hidden_multiplier, p.rounding);
-  const UniformMultiplier state_m = uniform_multiplier(p.state_multiplier, p.rounding);
+  const UniformMultiplier& forget = constants.forget;
+  const UniformMultiplier& input = constants.input;
+  const UniformMultiplier& hidden = constants.hidden;
+  const UniformMultiplier& state_m = constants.state;
   const __m512i hidden_zero_point = _mm512_set1_epi32(p.hidden_zero_point);
   const __m512i state_zero_point = _mm512_set1_epi32(p.state_zero_point);
   const __m512i clip = _mm512_set1_epi32(p.quantized_cell_clip);
-  const SigmoidTableVectors table = sigmoid_table_vectors();
+  const SigmoidTableVectors& table = constants.table;
   for (std::int32_t j = 0; j < h; j += 16) {
     const __mmask16 lanes = lane_mask(h - j);
-    const __m512i input_gate = sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + j), table);
-    const __m512i forget_gate =
-        sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + h + j), table);
-    const __m512i cell_gate =
-        tanh_int16(_mm512_maskz_loadu_epi32(lanes, gates + 2 * h + j), -12, table);
-    const __m512i output_gate =
-        sigmoid_q3_12(_mm512_maskz_loadu_epi32(lanes, gates + 3 * h + j), table);
+    const __m512i input_gate = sigmoid_q3_12(load_int32_lanes(gates + j, lanes), table);
+    const __m512i forget_gate = sigmoid_q3_12(load_int32_lanes(gates + h + j, lanes), table);
+    const __m512i cell_gate = tanh_int16(load_int32_lanes(gates + 2 * h + j, lanes), -12, table);
+    const __m512i output_gate = sigmoid_q3_12(load_int32_lanes(gates + 3 * h + j, lanes), table);
     const __m512i old_cell = load_lanes(cell + j, lanes);
     const __m512i kept =
         requantize_uniform<Mode>(_mm512_mullo_epi32(forget_gate, old_cell), forget, -32768, 32767);
@@ -266,6 +361,41 @@ TSQ_TARGET_AVX512_VNNI void lstm_units(const LstmParams& p, const std::int32_t* 
     } else {
       store_lanes(state + j, lanes, out);
     }
+  }
+}
+
+// The recurrence of one batch row over `steps` steps (time reversed with `reverse`): the step
+// output t goes to output + t * output_step (output_step 0: the last step's only). The input
+// products u of step t are at input_products + t * 4H. The state's byte rows `low` and `high`
+// hold padded_depth bytes each; `gates` 4H values.
+template <RoundingMode Mode, bool Saturate, typename State>
+TSQ_TARGET_AVX512_VNNI void lstm_steps(const LstmParams& p, const PackedWeights& recurrent,
+                                       const std::int32_t* recurrent_bias,
+                                       const std::int32_t* input_products, std::int32_t steps,
+                                       bool reverse, std::int8_t* output,
+                                       std::ptrdiff_t output_step, State* state, std::int16_t* cell,
+                                       std::int8_t* low, std::int8_t* high, std::int32_t* gates) {
+  const UnitConstants constants = unit_constants(p);
+  const std::int32_t gate_rows = kLstmGateCount * p.hidden_size;
+  for (std::int32_t s = 0; s < steps; ++s) {
+    const std::int32_t t = reverse ? steps - 1 - s : s;
+    if constexpr (sizeof(State) == 2) {
+      write_state_rows(state, p.hidden_size, recurrent.padded_depth, low, high);
+    } else {
+      for (std::int32_t k = 0; k < p.hidden_size; ++k) {
+        const std::int32_t value = state[k];
+        low[k] = static_cast<std::int8_t>(value);
+        high[k] = static_cast<std::int8_t>(static_cast<std::uint8_t>((value >> 8) + 128));
+      }
+      for (std::int32_t k = p.hidden_size; k < recurrent.padded_depth; ++k) {
+        low[k] = 0;
+        high[k] = 0;
+      }
+    }
+    lstm_gate_sums<Mode, Saturate>(p, recurrent, recurrent_bias,
+                                   input_products + static_cast<std::ptrdiff_t>(t) * gate_rows, low,
+                                   high, gates);
+    lstm_units<Mode>(p, constants, gates, state, cell, output + t * output_step);
   }
 }
 
