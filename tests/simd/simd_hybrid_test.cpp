@@ -379,6 +379,14 @@ TEST_CASE("simd hybrid FullyConnected: validation errors", "[simd][hybrid]") {
   REQUIRE(tsq::simd::hybrid_fully_connected(*params, input, *int8_packed, layer.bias, output_view,
                                             scratch)
               .code() == ErrorCode::invalid_argument);
+  // And the other way round: the int8 op refuses the hybrid packing (multipliers 0).
+  const auto simd_int8 = tsq::simd::prepare_fully_connected(*int8_params);
+  REQUIRE(simd_int8.is_ok());
+  std::vector<std::int8_t> int8_input(3 * 20), int8_output(3 * 10);
+  REQUIRE(tsq::simd::fully_connected(
+              *simd_int8, TensorView<const std::int8_t>(int8_input.data(), Shape{3, 20}), *packed,
+              TensorView<std::int8_t>(int8_output.data(), Shape{3, 10}), scratch)
+              .code() == ErrorCode::invalid_argument);
 }
 
 TEST_CASE("simd hybrid Conv2D equals the reference's floats, every path",

@@ -3,10 +3,12 @@
 // both rounding modes, TFLite's scheme and tsq's int16 state, saturated and unsaturated gate
 // products, cell clips, multipliers that shift left, every tile remainder of 4H and of the
 // depths, batches, last-step and sequence outputs, reversed time; and the errors.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "simd_test_util.hpp"
@@ -179,7 +181,7 @@ TEST_CASE("simd::lstm errors", "[simd][lstm]") {
   REQUIRE(layer.is_ok());
   std::vector<std::int8_t> input(2 * 5), output(3);
   std::vector<std::int16_t> state(3), cell(3);
-  std::vector<std::int32_t> storage(layer->scratch_bytes(2) / 4 + 1);
+  std::vector<std::int32_t> storage(layer->scratch_bytes(2) / 4 + 2);
   const tsq::Span<std::int8_t> scratch(reinterpret_cast<std::int8_t*>(storage.data()),
                                        layer->scratch_bytes(2));
   const tsq::TensorView<const std::int8_t> x(input.data(), tsq::Shape{1, 2, 5});
@@ -189,11 +191,35 @@ TEST_CASE("simd::lstm errors", "[simd][lstm]") {
                                 scratch)
             .is_ok());
 
-  SECTION("a scratch one byte short") {
-    const tsq::Status status = layer->run<std::int16_t>(x, y, tsq::Span<std::int16_t>(state),
-                                                        tsq::Span<std::int16_t>(cell),
-                                                        scratch.subspan(0, scratch.size() - 1));
+  SECTION("any alignment of a scratch of scratch_bytes, and one byte short at an odd address") {
+    std::vector<std::int8_t> expected = output;
+    for (std::size_t offset = 1; offset < 4; ++offset) {
+      const tsq::Span<std::int8_t> shifted(scratch.data() + offset, scratch.size());
+      std::fill(state.begin(), state.end(), std::int16_t{0});
+      std::fill(cell.begin(), cell.end(), std::int16_t{0});
+      std::fill(output.begin(), output.end(), std::int8_t{0});
+      CHECK(layer
+                ->run<std::int16_t>(x, y, tsq::Span<std::int16_t>(state),
+                                    tsq::Span<std::int16_t>(cell), shifted)
+                .is_ok());
+      CHECK(output == expected);
+    }
+    const tsq::Status status = layer->run<std::int16_t>(
+        x, y, tsq::Span<std::int16_t>(state), tsq::Span<std::int16_t>(cell),
+        tsq::Span<std::int8_t>(scratch.data() + 1, scratch.size() - 1));
     CHECK(status.code() == tsq::ErrorCode::buffer_too_small);
+  }
+  SECTION("a moved-from layer is refused") {
+    tsq::simd::PreparedLstm moved = layer.value();
+    tsq::simd::PreparedLstm target = std::move(moved);
+    CHECK(target
+              .run<std::int16_t>(x, y, tsq::Span<std::int16_t>(state),
+                                 tsq::Span<std::int16_t>(cell), scratch)
+              .is_ok());
+    CHECK(moved  // NOLINT(bugprone-use-after-move): the state a moved-from owner is left in
+              .run<std::int16_t>(x, y, tsq::Span<std::int16_t>(state),
+                                 tsq::Span<std::int16_t>(cell), scratch)
+              .code() == tsq::ErrorCode::not_prepared);
   }
   SECTION("a wrong input depth") {
     const tsq::TensorView<const std::int8_t> wrong(input.data(), tsq::Shape{1, 2, 4});

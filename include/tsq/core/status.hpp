@@ -57,6 +57,17 @@ class [[nodiscard]] Status {
   // Only the terminator is written: every kernel call makes and returns statuses, and
   // zero-filling the whole message would cost more than a small kernel's work.
   Status() { message_[0] = '\0'; }
+  // Copies move the message up to its terminator only (the rest of the buffer is never written).
+  Status(const Status& other) : code_(other.code_), length_(other.length_) { copy_message(other); }
+  Status& operator=(const Status& other) {
+    if (this != &other) {
+      code_ = other.code_;
+      length_ = other.length_;
+      copy_message(other);
+    }
+    return *this;
+  }
+  ~Status() = default;
 
   static Status ok() { return Status(); }
 
@@ -103,6 +114,10 @@ class [[nodiscard]] Status {
   }
 
  private:
+  void copy_message(const Status& other) {
+    for (std::size_t i = 0; i <= length_; ++i) message_[i] = other.message_[i];
+  }
+
   ErrorCode code_ = ErrorCode::ok;
   std::size_t length_ = 0;
   char message_[kMessageCapacity];  // valid up to message_[length_] == '\0'

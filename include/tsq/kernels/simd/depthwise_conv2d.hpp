@@ -616,9 +616,25 @@ class PreparedDepthwiseConv2D {
     }
     return *this;
   }
-  // Moved vectors keep their buffers: the view stays valid.
-  PreparedDepthwiseConv2D(PreparedDepthwiseConv2D&&) noexcept = default;
-  PreparedDepthwiseConv2D& operator=(PreparedDepthwiseConv2D&&) noexcept = default;
+  // Moved vectors keep their buffers, so the view stays valid; the source is left empty (its
+  // run() then refuses the unpacked filter instead of reading the target's storage).
+  PreparedDepthwiseConv2D(PreparedDepthwiseConv2D&& other) noexcept
+      : params_(other.params_),
+        weights_(std::move(other.weights_)),
+        tiles_(std::move(other.tiles_)),
+        packed_(other.packed_) {
+    other.packed_ = PackedDepthwiseFilter{};
+  }
+  PreparedDepthwiseConv2D& operator=(PreparedDepthwiseConv2D&& other) noexcept {
+    if (this != &other) {
+      params_ = other.params_;
+      weights_ = std::move(other.weights_);
+      tiles_ = std::move(other.tiles_);
+      packed_ = other.packed_;
+      other.packed_ = PackedDepthwiseFilter{};
+    }
+    return *this;
+  }
   ~PreparedDepthwiseConv2D() = default;
 
   const SimdDepthwiseConv2DParams& params() const { return params_; }

@@ -54,28 +54,28 @@ constexpr const char* kHybridFullyConnectedOp = "simd hybrid FullyConnected";
 constexpr std::int32_t kHybridPackedZeroPoint = 0;
 
 // Packs `weights` [groups * units, depth] for the hybrid ops: no bias, input zero point 0, and
-// multiplier 0 (accumulator outputs never requantize; an int8 layer's packing has M != 0, which
-// check_hybrid_packed uses to refuse it).
+// multiplier 0 (accumulator outputs never requantize), marked `hybrid` so that the int8 ops and
+// the hybrid ops each refuse the other's packing.
 inline Result<PackedWeights> pack_hybrid_weights(const char* op, const std::int8_t* weights,
                                                  std::int32_t groups, std::int32_t units,
                                                  std::int32_t depth,
                                                  Span<std::int8_t> value_storage,
                                                  Span<TileRequantization> tile_storage) {
   const QuantizedMultiplier none{};
-  return pack_weights(op, weights, groups, units, depth, Span<const std::int32_t>(),
-                      Span<const QuantizedMultiplier>(&none, 1), kHybridPackedZeroPoint,
-                      RoundingMode::double_rounding, value_storage, tile_storage);
+  const Result<PackedWeights> packed =
+      pack_weights(op, weights, groups, units, depth, Span<const std::int32_t>(),
+                   Span<const QuantizedMultiplier>(&none, 1), kHybridPackedZeroPoint,
+                   RoundingMode::double_rounding, value_storage, tile_storage);
+  if (!packed.is_ok()) return packed.status();
+  PackedWeights hybrid = *packed;
+  hybrid.hybrid = true;
+  return hybrid;
 }
 
 inline Status check_hybrid_packed(const char* op, const PackedWeights& packed, std::int32_t groups,
                                   std::int32_t units, std::int32_t depth) {
-  TSQ_RETURN_IF_ERROR(check_packed_weights(op, packed, groups, units, depth, kHybridPackedZeroPoint,
-                                           RoundingMode::double_rounding));
-  if (packed.requantization[0].multiplier[0] != 0) {
-    return Status::error(ErrorCode::invalid_argument, op)
-        .append(" packed weights were packed for an int8 layer, not by its hybrid pack function");
-  }
-  return Status::ok();
+  return check_packed_weights(op, packed, groups, units, depth, kHybridPackedZeroPoint,
+                              RoundingMode::double_rounding, /*hybrid=*/true);
 }
 
 // The GEMM stage of the hybrid ops: the raw accumulators.
@@ -90,10 +90,12 @@ inline OutputStage hybrid_output_stage() {
 // second use (the no-bias case) and is never contracted with the sum, but GCC contracts a*b + c
 // into one FMA across statements in C++ on FMA targets (aarch64) wherever it can, which the
 // specialized loops below would allow. Clang contracts only within an expression ("on").
+#ifndef TSQ_SIMD_NO_FP_CONTRACT
 #if defined(__GNUC__) && !defined(__clang__)
 #define TSQ_SIMD_NO_FP_CONTRACT __attribute__((optimize("fp-contract=off")))
 #else
 #define TSQ_SIMD_NO_FP_CONTRACT
+#endif
 #endif
 
 // In place over `count` outputs whose storage holds the GEMM's int32 accumulators: the
@@ -125,9 +127,10 @@ TSQ_SIMD_NO_FP_CONTRACT void scale_accumulators(float* output, std::int32_t coun
 #if TSQ_SIMD_X86
 // The same, 8 outputs at a time: the same IEEE operations lane by lane (cvtdq2ps rounds to
 // nearest as the scalar conversion does; scale * S_w[c] commutes exactly), so the same bits.
-// AVX2 without FMA: nothing can be contracted.
+// The empty asm after the product hides it from the optimizer, so that a translation unit built
+// with -mfma (the target attribute only adds AVX2 to its flags) cannot fuse it with the sum.
 template <bool PerChannel, bool HasBias>
-__attribute__((target("avx2"))) void scale_accumulators_avx2(
+TSQ_SIMD_NO_FP_CONTRACT __attribute__((target("avx2"))) void scale_accumulators_avx2(
     float* output, std::int32_t count, std::int32_t zero_point, const std::int32_t* weight_sums,
     float scale, const float* weight_scales, const float* bias, FloatActivationRange range) {
   const __m256i zero = _mm256_set1_epi32(zero_point);
@@ -143,6 +146,7 @@ __attribute__((target("avx2"))) void scale_accumulators_avx2(
     const __m256 channel_scale =
         PerChannel ? _mm256_mul_ps(row_scale, _mm256_loadu_ps(weight_scales + c)) : tensor_scale;
     __m256 value = _mm256_mul_ps(_mm256_cvtepi32_ps(folded), channel_scale);
+    __asm__("" : "+x"(value));  // rounded on its own, as the reference's product
     if (HasBias) value = _mm256_add_ps(value, _mm256_loadu_ps(bias + c));
     // value < min ? min : (value > max ? max : value), NaN kept, as apply_activation.
     const __m256 below = _mm256_cmp_ps(value, low, _CMP_LT_OQ);

@@ -317,14 +317,16 @@ inline Result<PackedLstmWeights> pack_lstm(const LstmParams& p, const LstmWeight
   return packed;
 }
 
-// Scratch bytes of a window of `steps` steps (any batch).
+// Scratch bytes of a window of `steps` steps (any batch), at any alignment (3 bytes of the size
+// let the int32 areas start 4-byte aligned).
 inline std::size_t lstm_scratch_bytes(const LstmParams& p, std::int32_t steps) {
-  return detail::lstm_scratch_layout(p.input_size, p.hidden_size, steps).total;
+  return detail::lstm_scratch_layout(p.input_size, p.hidden_size, steps).total + 3;
 }
 
 // reference::lstm on the active path, for int8 activations: input [batch, time, I]; output
 // [batch, time, H] or [batch, H]; state [batch * H] (int8 or int16, as prepared) and cell
-// [batch * H] hold the initial state and receive the final one; scratch of lstm_scratch_bytes.
+// [batch * H] hold the initial state and receive the final one; scratch of lstm_scratch_bytes
+// (any alignment).
 // The same checks and errors as the reference, and packed weights of another layer.
 template <typename State>
 Status lstm(const LstmParams& p, const PackedLstmWeights& weights,
@@ -369,27 +371,22 @@ Status lstm(const LstmParams& p, const PackedLstmWeights& weights,
   }
   const detail::LstmScratchLayout layout =
       detail::lstm_scratch_layout(p.input_size, p.hidden_size, steps);
-  if (scratch.size() < layout.total) {
+  // The int32 areas start 4-byte aligned: the layout's offsets are multiples of 4.
+  const std::size_t skip = (4 - reinterpret_cast<std::uintptr_t>(scratch.data()) % 4) % 4;
+  if (scratch.size() < skip + layout.total) {
     return Status::error(ErrorCode::buffer_too_small, op)
         .append(" scratch holds ")
         .append(scratch.size())
         .append(" bytes, needs ")
-        .append(layout.total);
+        .append(lstm_scratch_bytes(p, steps));
   }
-  // The int32 areas need 4-byte alignment: the layout's offsets are multiples of 4 from an
-  // aligned start.
-  const auto misalignment = reinterpret_cast<std::uintptr_t>(scratch.data()) % 4;
-  if (misalignment != 0) {
-    return Status::error(ErrorCode::invalid_argument, op).append(" scratch must be 4-byte aligned");
-  }
+  std::int8_t* const area = scratch.data() + skip;
   if (p.rounding == RoundingMode::double_rounding) {
     detail::lstm_sequence<RoundingMode::double_rounding>(p, weights, input, output, state.data(),
-                                                         cell_state.data(), scratch.data(), layout,
-                                                         reverse);
+                                                         cell_state.data(), area, layout, reverse);
   } else {
     detail::lstm_sequence<RoundingMode::single_rounding>(p, weights, input, output, state.data(),
-                                                         cell_state.data(), scratch.data(), layout,
-                                                         reverse);
+                                                         cell_state.data(), area, layout, reverse);
   }
   return Status::ok();
 }

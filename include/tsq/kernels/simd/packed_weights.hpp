@@ -100,6 +100,7 @@ struct PackedWeights {
   std::int32_t input_zero_point = 0;                      // folded into the biases
   RoundingMode rounding = RoundingMode::double_rounding;  // of the requantization data
   bool left_shift = false;  // a channel's multiplier shifts left (s > 0): see TileRequantization
+  bool hybrid = false;      // packed for the hybrid ops: no multipliers, accumulator outputs only
   Span<const std::int8_t> values;                 // groups * tiles * padded_depth * 16
   Span<const TileRequantization> requantization;  // groups * tiles
   PreparedMark prepared;                          // set by the pack functions
@@ -338,7 +339,8 @@ inline Result<PackedWeights> pack_weights(const char* op, const std::int8_t* wei
 // point and rounding mode (they are folded into the data).
 inline Status check_packed_weights(const char* op, const PackedWeights& packed, std::int32_t groups,
                                    std::int32_t units, std::int32_t depth,
-                                   std::int32_t input_zero_point, RoundingMode rounding) {
+                                   std::int32_t input_zero_point, RoundingMode rounding,
+                                   bool hybrid = false) {
   if (!packed.prepared.is_set()) {
     return Status::error(ErrorCode::not_prepared, op)
         .append(" packed weights were not produced by its pack function");
@@ -351,6 +353,11 @@ inline Status check_packed_weights(const char* op, const PackedWeights& packed, 
       packed.requantization.data() == nullptr) {
     return Status::error(ErrorCode::shape_mismatch, op)
         .append(" packed weights do not match the layer's shape");
+  }
+  if (packed.hybrid != hybrid) {
+    return Status::error(ErrorCode::invalid_argument, op)
+        .append(hybrid ? " packed weights were packed for an int8 layer, not by a hybrid pack"
+                       : " packed weights were packed for a hybrid (DRQ) layer");
   }
   if (packed.input_zero_point != input_zero_point || packed.rounding != rounding) {
     return Status::error(ErrorCode::invalid_argument, op)

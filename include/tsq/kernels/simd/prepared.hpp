@@ -197,6 +197,7 @@ class PreparedLstm {
 
   static Result<PreparedLstm> from_reference(const LstmParams& params,
                                              const LstmWeightsInt8& weights) {
+    TSQ_RETURN_IF_ERROR(detail::check_simd_lstm_params(params));  // before sizes are computed
     PreparedLstm layer;
     layer.params_ = params;
     layer.rows_.assign(params.input_multipliers.begin(), params.input_multipliers.end());
@@ -235,8 +236,23 @@ class PreparedLstm {
     }
     return *this;
   }
-  PreparedLstm(PreparedLstm&&) noexcept = default;  // vectors keep their buffers
-  PreparedLstm& operator=(PreparedLstm&&) noexcept = default;
+  // Moved vectors keep their buffers, so the views stay valid; the source is left unprepared
+  // (its run() refuses it instead of reading the target's storage).
+  PreparedLstm(PreparedLstm&& other) noexcept { *this = std::move(other); }
+  PreparedLstm& operator=(PreparedLstm&& other) noexcept {
+    if (this != &other) {
+      params_ = other.params_;
+      rows_ = std::move(other.rows_);
+      biases_ = std::move(other.biases_);
+      input_ = std::move(other.input_);
+      recurrent_ = std::move(other.recurrent_);
+      recurrent_bias_ = std::move(other.recurrent_bias_);
+      prepared_ = other.prepared_;
+      other.params_ = LstmParams{};
+      other.prepared_ = PreparedMark{};
+    }
+    return *this;
+  }
   ~PreparedLstm() = default;
 
   const LstmParams& params() const { return params_; }

@@ -43,8 +43,12 @@
 
 #if TSQ_SIMD_X86
 // AVX-512 without VNNI, and AVX2 without FMA: what the small ops use.
+#ifndef TSQ_TARGET_AVX512_BW
 #define TSQ_TARGET_AVX512_BW __attribute__((target("avx512f,avx512bw,avx512vl")))
+#endif
+#ifndef TSQ_TARGET_AVX2_ONLY
 #define TSQ_TARGET_AVX2_ONLY __attribute__((target("avx2")))
+#endif
 #endif
 
 // See gemm_avx512_vnni.hpp: GCC 12's own AVX-512 intrinsics warn inside target functions.
