@@ -76,7 +76,7 @@ RandomLayer random_layer(Rng& rng, std::int32_t input_size, std::int32_t hidden_
   for (auto& w : l.recurrent_weights) w = static_cast<std::int8_t>(pick(rng, -127, 127));
   const bool extreme_biases = pick(rng, 0, 4) == 0;
   for (std::int32_t r = 0; r < rows; ++r) {
-    l.bias.push_back(extreme_biases ? pick(rng, -2000000000, 2000000000)
+    l.bias.push_back(extreme_biases ? 2 * pick(rng, -1000000000, 1000000000)
                                     : pick(rng, -20000, 20000));
   }
   return l;
