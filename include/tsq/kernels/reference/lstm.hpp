@@ -498,6 +498,35 @@ void lstm_sequence(const LstmParams& p, const LstmIntegerWeights<Weight>& weight
 
 namespace detail {
 
+// The shapes of a window call (input [batch, time, I] contiguous; output [batch, time, H] or
+// [batch, H] with unit stride along H; state and cell batch * H), shared by every integer LSTM
+// kernel.
+template <typename Output>
+Status check_lstm_window_shapes(const LstmParams& p, const Shape& input, bool input_contiguous,
+                                const TensorView<Output>& output, std::size_t state_size,
+                                std::size_t cell_size) {
+  if (input.rank() != 3 || input[2] != p.input_size || !input_contiguous) {
+    return shape_mismatch_error(
+        "LSTM input", input,
+        Shape{input.rank() == 3 ? input[0] : 1, input.rank() == 3 ? input[1] : 1, p.input_size});
+  }
+  const std::int32_t batches = input[0];
+  const std::int32_t steps = input[1];
+  TSQ_RETURN_IF_ERROR(check_lstm_steps(steps));
+  const Shape expected =
+      output.rank() == 3 ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};
+  if (output.shape() != expected || output.stride(output.rank() - 1) != 1) {
+    return shape_mismatch_error("LSTM output", output.shape(), expected);
+  }
+  const std::size_t expected_state =
+      static_cast<std::size_t>(batches) * static_cast<std::size_t>(p.hidden_size);
+  if (state_size != expected_state || cell_size != expected_state) {
+    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
+        .append(expected_state);
+  }
+  return Status::ok();
+}
+
 // Every check of a window call, before anything is written (Bidirectional checks both
 // directions with it before running either).
 template <typename Activation, typename State, typename Weight>
@@ -509,25 +538,9 @@ Status check_lstm_window(const LstmParams& p, const LstmIntegerWeights<Weight>& 
   TSQ_RETURN_IF_ERROR(check_lstm_weights(p, weights));
   TSQ_RETURN_IF_ERROR(check_views_usable("LSTM", input, output));
   TSQ_RETURN_IF_ERROR(check_spans_usable("LSTM", state, cell_state, scratch));
-  if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
-    return shape_mismatch_error("LSTM input", input.shape(),
-                                Shape{input.rank() == 3 ? input.dim(0) : 1,
-                                      input.rank() == 3 ? input.dim(1) : 1, p.input_size});
-  }
-  const std::int32_t batches = input.dim(0);
+  TSQ_RETURN_IF_ERROR(check_lstm_window_shapes(p, input.shape(), input.is_contiguous(), output,
+                                               state.size(), cell_state.size()));
   const std::int32_t steps = input.dim(1);
-  TSQ_RETURN_IF_ERROR(check_lstm_steps(steps));
-  const Shape expected =
-      output.rank() == 3 ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};
-  if (output.shape() != expected || output.stride(output.rank() - 1) != 1) {
-    return shape_mismatch_error("LSTM output", output.shape(), expected);
-  }
-  const std::size_t state_size =
-      static_cast<std::size_t>(batches) * static_cast<std::size_t>(p.hidden_size);
-  if (state.size() != state_size || cell_state.size() != state_size) {
-    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
-        .append(state_size);
-  }
   if (scratch.size() < lstm_scratch_size(steps, p.hidden_size)) {
     return Status::error(ErrorCode::buffer_too_small, "LSTM scratch needs ")
         .append(lstm_scratch_size(steps, p.hidden_size))

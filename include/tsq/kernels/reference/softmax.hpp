@@ -405,8 +405,23 @@ inline std::int32_t softmax_exp_of_difference(const SoftmaxParams& params,
   return fixed_point::exp_on_negative_values<5>(rescaled);
 }
 
-template <typename Output>
-void softmax_int8(const SoftmaxParams& params, const std::int8_t* input, Output* output) {
+// Where softmax_int8 takes the exponentials of the differences from: computed each time (the
+// reference), or read from a table made once (simd::softmax). Both give these same values.
+struct SoftmaxComputedExponentials {
+  const SoftmaxParams& params;
+  // Q0.31, for difference >= diff_min.
+  std::int32_t exp(std::int32_t difference) const {
+    return softmax_exp_of_difference(params, difference);
+  }
+  // The Q12.19 term of the sum: 0 below diff_min.
+  std::int32_t sum_term(std::int32_t difference) const {
+    return difference >= params.diff_min ? fixed_point::rescale<0, 12>(exp(difference)) : 0;
+  }
+};
+
+template <typename Output, typename Exponentials>
+void softmax_int8_rows(const SoftmaxParams& params, const std::int8_t* input, Output* output,
+                       const Exponentials& exponentials) {
   constexpr std::int32_t kOutputMin = std::numeric_limits<Output>::min();
   constexpr std::int32_t kOutputMax = std::numeric_limits<Output>::max();
   constexpr int kOutputBits = static_cast<int>(sizeof(Output)) * 8;
@@ -418,10 +433,7 @@ void softmax_int8(const SoftmaxParams& params, const std::int8_t* input, Output*
     // Sum of exponentials in Q12.19 (the maximum alone contributes 2^19).
     std::int32_t sum_of_exps = 0;
     for (std::int32_t c = 0; c < params.depth; ++c) {
-      const std::int32_t difference = x[c] - max_value;
-      if (difference >= params.diff_min) {
-        sum_of_exps += fixed_point::rescale<0, 12>(softmax_exp_of_difference(params, difference));
-      }
+      sum_of_exps += exponentials.sum_term(x[c] - max_value);
     }
     // sum = 2^bits_over_unit * (1 + fraction): the reciprocal of (1 + fraction) in Q0.31.
     const int headroom = softmax_count_leading_zeros(static_cast<std::uint32_t>(sum_of_exps));
@@ -435,15 +447,20 @@ void softmax_int8(const SoftmaxParams& params, const std::int8_t* input, Output*
       std::int32_t value = kOutputMin;
       // exponent > 31 (int8 output, sum >= 512): every probability rounds to 0.
       if (difference >= params.diff_min && exponent <= 31) {
-        const std::int32_t exp_value = softmax_exp_of_difference(params, difference);
         value = rounding_divide_by_power_of_two(
-                    saturating_rounding_doubling_high_mul(reciprocal, exp_value), exponent) +
+                    saturating_rounding_doubling_high_mul(reciprocal, exponentials.exp(difference)),
+                    exponent) +
                 kOutputMin;
         value = value > kOutputMax ? kOutputMax : value;
       }
       y[c] = static_cast<Output>(value);
     }
   }
+}
+
+template <typename Output>
+void softmax_int8(const SoftmaxParams& params, const std::int8_t* input, Output* output) {
+  softmax_int8_rows(params, input, output, SoftmaxComputedExponentials{params});
 }
 
 // TFLite's LUTLookup for int16: the top 9 bits of (value + 32768) select a segment, the low 7

@@ -350,25 +350,9 @@ Status lstm(const LstmParams& p, const PackedLstmWeights& weights,
   }
   TSQ_RETURN_IF_ERROR(tsq::detail::check_views_usable(op, input, output));
   TSQ_RETURN_IF_ERROR(tsq::detail::check_spans_usable(op, state, cell_state, scratch));
-  if (input.rank() != 3 || input.dim(2) != p.input_size || !input.is_contiguous()) {
-    return shape_mismatch_error("LSTM input", input.shape(),
-                                Shape{input.rank() == 3 ? input.dim(0) : 1,
-                                      input.rank() == 3 ? input.dim(1) : 1, p.input_size});
-  }
-  const std::int32_t batches = input.dim(0);
+  TSQ_RETURN_IF_ERROR(tsq::detail::check_lstm_window_shapes(
+      p, input.shape(), input.is_contiguous(), output, state.size(), cell_state.size()));
   const std::int32_t steps = input.dim(1);
-  TSQ_RETURN_IF_ERROR(tsq::detail::check_lstm_steps(steps));
-  const Shape expected =
-      output.rank() == 3 ? Shape{batches, steps, p.hidden_size} : Shape{batches, p.hidden_size};
-  if (output.shape() != expected || output.stride(output.rank() - 1) != 1) {
-    return shape_mismatch_error("LSTM output", output.shape(), expected);
-  }
-  const std::size_t state_size =
-      static_cast<std::size_t>(batches) * static_cast<std::size_t>(p.hidden_size);
-  if (state.size() != state_size || cell_state.size() != state_size) {
-    return Status::error(ErrorCode::shape_mismatch, "LSTM state must hold batch * hidden = ")
-        .append(state_size);
-  }
   const detail::LstmScratchLayout layout =
       detail::lstm_scratch_layout(p.input_size, p.hidden_size, steps);
   // The int32 areas start 4-byte aligned: the layout's offsets are multiples of 4.

@@ -12,7 +12,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 
 #include "tsq/core/status.hpp"
 #include "tsq/kernels/common.hpp"
@@ -59,41 +58,12 @@ inline Status make_softmax_exp_table(const SoftmaxParams& params, SoftmaxExpTabl
 
 namespace detail {
 
-// tsq::detail::softmax_int8 with the table's values in place of the exponentials.
-template <typename Output>
-void softmax_int8(const SoftmaxParams& params, const SoftmaxExpTable& table,
-                  const std::int8_t* input, Output* output) {
-  constexpr std::int32_t kOutputMin = std::numeric_limits<Output>::min();
-  constexpr std::int32_t kOutputMax = std::numeric_limits<Output>::max();
-  constexpr int kOutputBits = static_cast<int>(sizeof(Output)) * 8;
-  for (std::int32_t row = 0; row < params.rows; ++row) {
-    const std::int8_t* x = input + static_cast<std::ptrdiff_t>(row) * params.depth;
-    Output* y = output + static_cast<std::ptrdiff_t>(row) * params.depth;
-    std::int32_t max_value = -128;
-    for (std::int32_t c = 0; c < params.depth; ++c) max_value = x[c] > max_value ? x[c] : max_value;
-    std::int32_t sum_of_exps = 0;
-    for (std::int32_t c = 0; c < params.depth; ++c) sum_of_exps += table.sum_term[max_value - x[c]];
-    const int headroom =
-        tsq::detail::softmax_count_leading_zeros(static_cast<std::uint32_t>(sum_of_exps));
-    const int bits_over_unit = 12 - headroom;
-    const auto fraction = static_cast<std::int32_t>(
-        (static_cast<std::uint32_t>(sum_of_exps) << headroom) - 0x80000000u);
-    const std::int32_t reciprocal = fixed_point::one_over_one_plus_x_for_x_in_0_1(fraction);
-    const int exponent = bits_over_unit + 31 - kOutputBits;
-    for (std::int32_t c = 0; c < params.depth; ++c) {
-      const std::int32_t difference = x[c] - max_value;
-      std::int32_t value = kOutputMin;
-      if (difference >= params.diff_min && exponent <= 31) {
-        value = rounding_divide_by_power_of_two(
-                    saturating_rounding_doubling_high_mul(reciprocal, table.exp[-difference]),
-                    exponent) +
-                kOutputMin;
-        value = value > kOutputMax ? kOutputMax : value;
-      }
-      y[c] = static_cast<Output>(value);
-    }
-  }
-}
+// The reference's row loop (tsq::detail::softmax_int8_rows) reads the exponentials from here.
+struct SoftmaxTableExponentials {
+  const SoftmaxExpTable& table;
+  std::int32_t exp(std::int32_t difference) const { return table.exp[-difference]; }
+  std::int32_t sum_term(std::int32_t difference) const { return table.sum_term[-difference]; }
+};
 
 }  // namespace detail
 
@@ -114,7 +84,8 @@ Status softmax(const SoftmaxParams& params, const SoftmaxExpTable& table,
     return Status::error(ErrorCode::invalid_argument,
                          "Softmax (table): the table was made for another layer");
   }
-  detail::softmax_int8(params, table, input.data(), output.data());
+  tsq::detail::softmax_int8_rows(params, input.data(), output.data(),
+                                 detail::SoftmaxTableExponentials{table});
   return Status::ok();
 }
 
